@@ -1,0 +1,89 @@
+"""Face-box and affine helpers shared by training, evaluation and the runtime (numpy + OpenCV).
+
+Coordinates are pixels of the image they refer to, with the centre of the top-left
+pixel at (0, 0), x to the right and y down (the OpenCV convention).
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .errors import InputError
+
+
+def tight_box(points: np.ndarray) -> np.ndarray:
+    """Tight box ``[x0, y0, x1, y1]`` (float32, pixels) around an (N, 2) point array."""
+    pts = np.asarray(points, dtype=np.float32)
+    if pts.ndim != 2 or pts.shape[1] != 2 or len(pts) == 0:
+        raise InputError(f"expected an (N, 2) point array with N > 0, got shape {pts.shape}")
+    return np.concatenate([pts.min(0), pts.max(0)]).astype(np.float32)
+
+
+def check_box(box: np.ndarray, image_shape: tuple[int, ...] | None = None) -> np.ndarray:
+    """Validate a ``[x0, y0, x1, y1]`` box and return it as float32.
+
+    Raises:
+        InputError: wrong shape, non-finite values, zero or negative area, or (when
+            ``image_shape`` is given) a box that does not overlap the image.
+    """
+    b = np.asarray(box, dtype=np.float64).reshape(-1)
+    if b.shape != (4,) or not np.all(np.isfinite(b)):
+        raise InputError(f"a face box must be 4 finite numbers [x0, y0, x1, y1], got {box!r}")
+    if b[2] <= b[0] or b[3] <= b[1]:
+        raise InputError(f"face box {b.tolist()} has zero or negative area; expected x1 > x0 and y1 > y0")
+    if image_shape is not None:
+        h, w = image_shape[:2]
+        if b[2] <= 0 or b[3] <= 0 or b[0] >= w or b[1] >= h:
+            raise InputError(f"face box {b.tolist()} lies outside the {w}x{h} image")
+    return b.astype(np.float32)
+
+
+def box_to_input_affine(
+    box: np.ndarray,
+    size: int,
+    enlarge: float,
+    *,
+    shift: tuple[float, float] = (0.0, 0.0),
+    scale: float = 1.0,
+    rotation_deg: float = 0.0,
+    flip: bool = False,
+) -> np.ndarray:
+    """2x3 affine from image pixels to a ``size`` x ``size`` square input framing the box.
+
+    The square has side ``enlarge * scale * max(w, h)`` of the box and is centred on the box
+    centre moved by ``shift`` (fractions of that side length of the *box*). A positive
+    ``rotation_deg`` turns the face counter-clockwise as seen in the input (the
+    ``cv2.getRotationMatrix2D`` convention): at +90 a point right of the box centre lands
+    above the input centre. ``flip`` mirrors the result horizontally. Training augmentation
+    and the runtime use this one function, so the model sees faces framed the same way in both.
+    """
+    b = check_box(box)
+    side_box = float(max(b[2] - b[0], b[3] - b[1]))
+    cx = 0.5 * (b[0] + b[2]) + shift[0] * side_box
+    cy = 0.5 * (b[1] + b[3]) + shift[1] * side_box
+    side = side_box * enlarge * scale
+    s = size / side
+    a = np.deg2rad(rotation_deg)
+    c, si = np.cos(a) * s, np.sin(a) * s
+    # rotate+scale about the box centre, then move it to the input centre
+    m = np.array([[c, si, 0.0], [-si, c, 0.0]])
+    m[:, 2] = np.array([(size - 1) / 2.0, (size - 1) / 2.0]) - m[:, :2] @ np.array([cx, cy])
+    if flip:
+        m = np.array([[-1.0, 0.0, size - 1.0], [0.0, 1.0, 0.0]]) @ np.vstack([m, [0, 0, 1]])
+    return m.astype(np.float64)
+
+
+def invert_affine(m: np.ndarray) -> np.ndarray:
+    """Inverse of a 2x3 affine."""
+    return cv2.invertAffineTransform(np.asarray(m, dtype=np.float64))
+
+
+def apply_affine(m: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Apply a 2x3 affine to (..., 2) points."""
+    p = np.asarray(points, dtype=np.float64)
+    return p @ m[:, :2].T + m[:, 2]
+
+
+def warp_to_input(image: np.ndarray, m: np.ndarray, size: int) -> np.ndarray:
+    """Resample ``image`` with the 2x3 affine ``m`` into a size x size image (bilinear, edge replicated)."""
+    return cv2.warpAffine(image, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)

@@ -1,0 +1,1 @@
+"""Training side of edge-landmarks (needs torch): teacher model, training, evaluation, export."""

@@ -1,0 +1,93 @@
+"""Typed configs for the teacher model and its training recipe (JSON round-trip)."""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """How a face is prepared for the network; flows unchanged into checkpoints and bundles.
+
+    The face box is squared, enlarged by ``enlarge``, and resampled to ``size`` x ``size`` RGB,
+    values scaled as ``(x / 255 - mean) / std``."""
+
+    size: int = 128
+    enlarge: float = 1.6
+    color: str = "rgb"
+    mean: float = 0.5
+    std: float = 0.5
+
+
+@dataclass(frozen=True)
+class TeacherConfig:
+    input: InputSpec = field(default_factory=InputSpec)
+    crop_size: int = 112
+    use_stn: bool = True
+    stn_init_scale: float = 0.8
+    widths: tuple[int, ...] = (32, 64, 128, 256)
+    blocks: tuple[int, ...] = (1, 1, 1, 1)
+    descriptor: int = 256
+    pe_freqs: int = 6
+    datasets: tuple[str, ...] = ("ytf68", "synthetic")
+    depth0: float = 600.0
+    focal0: float = 2.9  # prior focal length in crop widths
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TeacherConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown TeacherConfig keys {sorted(unknown)}; expected some of {sorted(known)}")
+        d = dict(d)
+        if "input" in d:
+            d["input"] = InputSpec(**d["input"])
+        for k in ("widths", "blocks", "datasets"):
+            if k in d:
+                d[k] = tuple(d[k])
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    model: TeacherConfig = field(default_factory=TeacherConfig)
+    epochs: int = 60
+    batch_size: int = 32
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    warmup_epochs: float = 1.0
+    ema_decay: float = 0.998
+    seed: int = 0
+    threads: int = 0  # 0: torch's default
+    # loss weights
+    w_landmarks: float = 1.0
+    w_shape_prior: float = 0.02
+    w_symmetry: float = 0.02
+    w_region: float = 1.0
+    w_focal_prior: float = 0.1
+    # augmentation
+    max_rotation: float = 50.0
+    scale_range: tuple[float, float] = (0.65, 1.5)
+    max_shift: float = 0.25
+    occluder_prob: float = 0.3
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown TrainConfig keys {sorted(unknown)}; expected some of {sorted(known)}")
+        d = dict(d)
+        if "model" in d:
+            d["model"] = TeacherConfig.from_dict(d["model"])
+        if "scale_range" in d:
+            d["scale_range"] = tuple(d["scale_range"])
+        return cls(**d)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "TrainConfig":
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+    def to_dict(self) -> dict:
+        return asdict(self)

@@ -1,0 +1,73 @@
+"""The teacher of "Infinite 3D Landmarks" (Chandran et al.): spatial transformer -> pose backbone
+-> continuous 3D queries -> canonical 3D landmarks -> rigid transform and perspective projection
+-> inverse region transform to input pixels, with visibility from rotated mesh normals."""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from ..config import TeacherConfig
+from .backbone import PoseBackbone
+from .camera import facing_camera, project, rotation_from_6d, to_camera
+from .head import QueryHead
+from .queries import PositionalEncoding, QueryDeformer
+from .stn import SpatialTransformer, crop_to_input_pixels
+
+
+class Teacher(nn.Module):
+    """forward(image, queries, normals, dataset) -> dict of tensors:
+
+    - ``theta`` (B, 2, 3): region of interest, normalised crop -> normalised input coordinates;
+    - ``landmarks`` (B, N, 2): input-image pixels; ``landmarks_crop`` (B, N, 2): crop pixels;
+    - ``canonical`` (B, N, 3): predicted 3D landmarks in the canonical frame, mm;
+    - ``camera`` (B, N, 3): the same in camera space (OpenCV axes), mm;
+    - ``rotation`` (B, 3, 3), ``translation`` (B, 3) mm, ``focal`` (B,) crop pixels;
+    - ``visibility`` (B, N) in [0, 1]: the rotated surface normal faces the camera;
+    - ``query_offsets`` (B, N, 3): the per-dataset query deformation, mm.
+    """
+
+    def __init__(self, cfg: TeacherConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.stn = SpatialTransformer(cfg.crop_size, cfg.stn_init_scale)
+        if not cfg.use_stn:
+            for p in self.stn.parameters():
+                p.requires_grad_(False)
+        self.backbone = PoseBackbone(cfg.crop_size, cfg.widths, cfg.blocks, cfg.descriptor)
+        self.encoding = PositionalEncoding(cfg.pe_freqs)
+        self.deformer = QueryDeformer(self.encoding, len(cfg.datasets))
+        self.head = QueryHead(self.backbone.out_dim, self.encoding.out_dim)
+
+    def forward(self, image: torch.Tensor, queries: torch.Tensor, normals: torch.Tensor, dataset: torch.Tensor) -> dict[str, torch.Tensor]:
+        cfg = self.cfg
+        crop, theta = self.stn(image)
+        descriptor, pose = self.backbone(crop)
+        offsets = self.deformer(queries, dataset)
+        q = queries[None] + offsets
+        canonical = q + self.head(descriptor, self.encoding(q))
+
+        rotation = rotation_from_6d(pose[:, :6])
+        c = (cfg.crop_size - 1) / 2
+        focal = cfg.focal0 * cfg.crop_size * pose[:, 9].exp()
+        tz = cfg.depth0 * pose[:, 8].exp()
+        txy = pose[:, 6:8] * (cfg.crop_size / 2) * tz[:, None] / focal[:, None]
+        translation = torch.cat([txy, tz[:, None]], dim=-1)
+        cam = to_camera(canonical, rotation, translation)
+        lm_crop = project(cam, focal, c)
+        lm_input = crop_to_input_pixels(lm_crop, theta, cfg.crop_size, cfg.input.size)
+
+        visibility = facing_camera(normals, rotation, cam)
+        return {
+            "theta": theta,
+            "crop": crop,
+            "landmarks": lm_input,
+            "landmarks_crop": lm_crop,
+            "canonical": canonical,
+            "camera": cam,
+            "rotation": rotation,
+            "translation": translation,
+            "focal": focal,
+            "visibility": visibility,
+            "query_offsets": offsets,
+            "pose_raw": pose,
+        }

@@ -1,0 +1,170 @@
+"""Teacher training: progress bar, EMA weights, per-epoch validation on the held-out people,
+checkpoints every epoch and resume. Recipe: ``export/recipes/teacher.json``."""
+from __future__ import annotations
+
+import json
+import math
+import queue
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from edge_landmarks.data import load_ytf68
+from edge_landmarks.data.split import train_val
+from edge_landmarks.geometry import tight_box
+from edge_landmarks.metrics import landmark_report, nme_per_face
+from edge_landmarks.paths import shared_data_dir
+
+from . import losses
+from .augment import AugmentConfig
+from .canonical_sfm import DEFAULT_SFM_DIR, build_canonical_face
+from .checkpoint import load_checkpoint, save_checkpoint
+from .config import TrainConfig
+from .dataset import LandmarkDataset
+from .models import Teacher
+from .models.stn import input_to_crop_pixels
+from .predict import TeacherPredictor
+
+DEFAULT_DATA = shared_data_dir() / "ytf68"
+
+
+class prefetch:
+    """Iterate a DataLoader in a background thread (OpenCV and numpy release the GIL), so
+    augmentation overlaps the training step without forking worker processes."""
+
+    def __init__(self, loader: DataLoader, depth: int = 3):
+        self.loader, self.depth = loader, depth
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def __iter__(self):
+        q: queue.Queue = queue.Queue(self.depth)
+        done = object()
+
+        def work():
+            try:
+                for b in self.loader:
+                    q.put(b)
+            except BaseException as e:  # re-raised in the consumer
+                q.put(e)
+            q.put(done)
+
+        threading.Thread(target=work, daemon=True).start()
+        while (b := q.get()) is not done:
+            if isinstance(b, BaseException):
+                raise b
+            yield b
+
+
+def compute_loss(model: Teacher, batch: dict, queries: torch.Tensor, normals: torch.Tensor,
+                 flip_perm: torch.Tensor, cfg: TrainConfig) -> tuple[torch.Tensor, dict[str, float]]:
+    """Total training loss of one batch and its named parts."""
+    out = model(batch["image"], queries, normals, batch["dataset"])
+    target = batch["landmarks"]
+    mc = model.cfg
+    target_crop = input_to_crop_pixels(target, out["theta"], mc.crop_size, mc.input.size)
+    target_crop_norm = (2 * target_crop + 1) / mc.crop_size - 1
+    parts = {
+        "landmarks": losses.wing_loss(out["landmarks"], target),
+        "shape": losses.shape_prior(out["canonical"], queries + out["query_offsets"].mean(0)),
+        "symmetry": losses.symmetry(out["canonical"], flip_perm),
+        "region": losses.region_prior(out["theta"], target_crop_norm) if mc.use_stn else target.new_zeros(()),
+        "focal": losses.focal_prior(out["pose_raw"][:, 9]),
+    }
+    w = {"landmarks": cfg.w_landmarks, "shape": cfg.w_shape_prior, "symmetry": cfg.w_symmetry,
+         "region": cfg.w_region, "focal": cfg.w_focal_prior}
+    total = sum(w[k] * v for k, v in parts.items())
+    return total, {k: float(v.detach()) for k, v in parts.items()}
+
+
+def validate(model: Teacher, face, samples, images) -> dict:
+    """NME report of ``model`` on samples, each framed from its ground-truth tight box."""
+    pred = TeacherPredictor(model, face).predict(images, [tight_box(s.landmarks) for s in samples])
+    gt = np.stack([s.landmarks for s in samples])
+    return landmark_report(nme_per_face(pred.landmarks, gt), [s.name for s in samples]).to_dict()
+
+
+def train(cfg: TrainConfig, out_dir: str | Path, data: str | Path = DEFAULT_DATA, sfm: str | Path = DEFAULT_SFM_DIR,
+          resume: bool = True, limit: int | None = None) -> dict:
+    """Train a teacher; writes ``last.pt``, ``best.pt``, ``history.jsonl`` and ``config.json`` in out_dir."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    face = build_canonical_face(sfm)
+    queries = torch.as_tensor(face.points("ibug68"), dtype=torch.float32)
+    normals = torch.as_tensor(face.normals[face.layout_vertices("ibug68")], dtype=torch.float32)
+    flip_perm = face.flip_permutation("ibug68")
+    train_s, val_s = train_val(load_ytf68(data))
+    if limit:
+        train_s, val_s = train_s[:limit], val_s[: max(8, limit // 4)]
+    aug = AugmentConfig(cfg.max_rotation, cfg.scale_range, cfg.max_shift, occluder_prob=cfg.occluder_prob)
+    ds = LandmarkDataset(train_s, cfg.model.input, flip_perm, cfg.model.datasets.index("ytf68"), aug, cfg.seed)
+    val_images = [s.load_image() for s in val_s]
+
+    model = Teacher(cfg.model)
+    ema = torch.optim.swa_utils.AveragedModel(model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    steps_per_epoch = math.ceil(len(ds) / cfg.batch_size)
+    total = cfg.epochs * steps_per_epoch
+    warm = int(cfg.warmup_epochs * steps_per_epoch)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / max(1, warm)) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / total))))
+    start, best = 0, float("inf")
+    last = out_dir / "last.pt"
+    if resume and last.is_file():
+        ck = torch.load(last, map_location="cpu", weights_only=False)
+        model.load_state_dict(ck["model"])
+        ema.module.load_state_dict(ck["ema"])
+        ema.n_averaged.fill_(ck["ema_n"])
+        opt.load_state_dict(ck["optimizer"])
+        sched.load_state_dict(ck["scheduler"])
+        start, best = ck["epoch"] + 1, ck["best"]
+        print(f"resumed from {last} at epoch {start}")
+    (out_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+    q, n, fp = queries, normals, torch.as_tensor(flip_perm)
+    summary = {}
+    for epoch in range(start, cfg.epochs):
+        model.train()
+        ds.set_epoch(epoch)
+        loader = prefetch(DataLoader(ds, batch_size=cfg.batch_size, shuffle=True, drop_last=len(ds) > cfg.batch_size,
+                                     generator=torch.Generator().manual_seed(cfg.seed * 1000 + epoch)))
+        t0 = time.time()
+        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False, mininterval=5)
+        run = {}
+        for batch in bar:
+            loss, parts = compute_loss(model, batch, q, n, fp, cfg)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 5.0)
+            opt.step()
+            sched.step()
+            ema.update_parameters(model)
+            for k, v in parts.items():
+                run[k] = run.get(k, 0.0) + v / len(loader)
+            bar.set_postfix(loss=f"{float(loss):.3f}")
+        ema.module.eval()
+        rep = validate(ema.module, face, val_s, val_images)
+        rep.pop("per_face")
+        summary = {"epoch": epoch + 1, "time_s": round(time.time() - t0, 1), "lr": sched.get_last_lr()[0], "train": run, "val": rep}
+        with open(out_dir / "history.jsonl", "a") as f:
+            f.write(json.dumps(summary) + "\n")
+        print(f"epoch {epoch + 1}/{cfg.epochs} {summary['time_s']}s loss {run['landmarks']:.3f} "
+              f"val NME {100 * rep['nme_mean']:.2f} % (median {100 * rep['nme_median']:.2f}, FR@10 {100 * rep['fr10']:.2f} %)", flush=True)
+        state = {"ema": ema.module.state_dict(), "ema_n": int(ema.n_averaged), "optimizer": opt.state_dict(),
+                 "scheduler": sched.state_dict(), "epoch": epoch, "best": min(best, rep["nme_mean"]), "val": rep,
+                 "train_config": cfg.to_dict()}
+        save_checkpoint(last, model, face, **state)
+        if rep["nme_mean"] < best:
+            best = rep["nme_mean"]
+            save_checkpoint(out_dir / "best.pt", model, face, **state)
+    return summary

@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from edge_landmarks.cli import main  # noqa: E402
+from edge_landmarks.errors import BundleError  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory):
+    """A randomly initialised small teacher saved as a checkpoint (no training, no shared data)."""
+    from edge_landmarks.canonical import CanonicalFace
+    from export.checkpoint import save_checkpoint
+    from export.config import TeacherConfig
+    from export.models import Teacher
+    from edge_landmarks.layouts import LAYOUTS
+
+    rng = np.random.default_rng(0)
+    v = (rng.normal(size=(200, 3)) * 40).astype(np.float32)
+    v[:, 0] = np.abs(v[:, 0])
+    v = np.concatenate([v, v * np.array([-1, 1, 1], np.float32)])
+    mirror = np.concatenate([np.arange(200, 400), np.arange(200)]).astype(np.int32)
+    ids = np.zeros(68, np.int32)
+    for i, j in LAYOUTS["ibug68"].mirror_pairs:
+        ids[i], ids[j] = i, i + 200
+    centre = [k for k in range(68) if k not in {p for pair in LAYOUTS["ibug68"].mirror_pairs for p in pair}]
+    v[centre, 0] = 0
+    mirror[centre] = centre
+    ids[centre] = centre
+    n = v / np.linalg.norm(v, axis=1, keepdims=True)
+    face = CanonicalFace(v, np.array([[0, 1, 2]], np.int32), n.astype(np.float32), mirror, {"ibug68": ids})
+    cfg = TeacherConfig.from_dict(dict(widths=[8, 16, 16, 32], descriptor=32, crop_size=64, input={"size": 64, "enlarge": 1.6}))
+    path = tmp_path_factory.mktemp("ckpt") / "tiny.pt"
+    save_checkpoint(path, Teacher(cfg).eval(), face)
+    return path
+
+
+@pytest.fixture()
+def ytf_folder(tmp_path):
+    (tmp_path / "images").mkdir()
+    rng = np.random.default_rng(1)
+    rows = ["image," + ",".join(f"x{i},y{i}" for i in range(68))]
+    for k in range(3):
+        name = f"Some_Person_{k}{k}.jpg"
+        cv2.imwrite(str(tmp_path / "images" / name), rng.integers(0, 255, (120, 100, 3), dtype=np.uint8))
+        pts = rng.uniform(30, 80, (68, 2))
+        pts[36], pts[45] = (35, 50), (70, 50)
+        rows.append(name + "," + ",".join(f"{c:.2f}" for c in pts.ravel()))
+    (tmp_path / "landmarks.csv").write_text("\n".join(rows) + "\n")
+    return tmp_path
+
+
+def test_eval_writes_report_and_refuses_to_overwrite(tiny_checkpoint, ytf_folder, tmp_path, capsys):
+    out = tmp_path / "report.json"
+    assert main(["eval", "--data", str(ytf_folder), "--model", str(tiny_checkpoint), "--json", str(out)]) == 0
+    rep = json.loads(out.read_text())
+    assert {"nme_mean", "nme_median", "fr10", "auc10", "n_faces"} <= rep.keys()
+    assert rep["n_faces"] == 3 and len(rep["per_face"]) == 3
+    assert rep["nme_mean"] > 0 and 0 <= rep["fr10"] <= 1
+    before = out.read_text()
+    assert main(["eval", "--data", str(ytf_folder), "--model", str(tiny_checkpoint), "--json", str(out)]) == 2
+    assert "exists" in capsys.readouterr().err
+    assert out.read_text() == before
+
+
+def test_detect_draws_and_never_overwrites(tiny_checkpoint, ytf_folder, tmp_path, capsys):
+    img = next((ytf_folder / "images").iterdir())
+    out = tmp_path / "drawn.png"
+    assert main(["detect", str(img), "--model", str(tiny_checkpoint), "--out", str(out), "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert np.asarray(res["landmarks"]).shape == (68, 2) and set(res["pose_deg"]) == {"yaw", "pitch", "roll"}
+    assert cv2.imread(str(out)).shape == (120, 100, 3)
+    out.write_bytes(b"user data")
+    assert main(["detect", str(img), "--model", str(tiny_checkpoint), "--out", str(out)]) == 2
+    assert out.read_bytes() == b"user data"
+
+
+def test_detect_rejects_bad_inputs(tiny_checkpoint, tmp_path, capsys):
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"not an image")
+    assert main(["detect", str(bad), "--model", str(tiny_checkpoint)]) == 2
+    assert "cannot read image" in capsys.readouterr().err
+    good = tmp_path / "ok.png"
+    cv2.imwrite(str(good), np.zeros((50, 50, 3), np.uint8))
+    assert main(["detect", str(good), "--model", str(tiny_checkpoint), "--box", "10,10,10,40"]) == 2
+    assert "zero or negative area" in capsys.readouterr().err
+
+
+def test_corrupt_checkpoint_is_a_bundle_error(tmp_path):
+    from export.checkpoint import load_checkpoint
+
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"\x00" * 100)
+    with pytest.raises(BundleError, match="bad.pt"):
+        load_checkpoint(bad)
+    with pytest.raises(BundleError, match="not found"):
+        load_checkpoint(tmp_path / "missing.pt")
+
+
+def test_runtime_import_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, edge_landmarks, edge_landmarks.cli, edge_landmarks.metrics, edge_landmarks.data; print('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"

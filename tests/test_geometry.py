@@ -1,0 +1,161 @@
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from edge_landmarks.errors import InputError
+from edge_landmarks.geometry import (
+    apply_affine,
+    box_to_input_affine,
+    check_box,
+    invert_affine,
+    tight_box,
+    warp_to_input,
+)
+
+BOX = np.array([20.0, 40.0, 100.0, 120.0])
+CENTRE = np.array([60.0, 80.0])
+
+
+@pytest.mark.parametrize("size", [64, 112, 255])
+def test_box_centre_maps_to_input_centre(size):
+    m = box_to_input_affine(BOX, size, 1.3)
+    assert m.shape == (2, 3)
+    np.testing.assert_allclose(apply_affine(m, CENTRE), [(size - 1) / 2] * 2, atol=1e-9)
+
+
+@pytest.mark.parametrize("enlarge", [1.0, 1.25, 1.6])
+def test_enlarged_box_side_spans_the_full_input(enlarge):
+    size = 128
+    m = box_to_input_affine(BOX, size, enlarge)
+    half = 0.5 * 80.0 * enlarge
+    left, right = apply_affine(m, np.array([CENTRE - (half, 0), CENTRE + (half, 0)]))
+    top, bottom = apply_affine(m, np.array([CENTRE - (0, half), CENTRE + (0, half)]))
+    assert right[0] - left[0] == pytest.approx(size)
+    assert bottom[1] - top[1] == pytest.approx(size)
+    assert left[0] == pytest.approx(-0.5) and right[0] == pytest.approx(size - 0.5)
+    assert top[1] == pytest.approx(-0.5) and bottom[1] == pytest.approx(size - 0.5)
+
+
+def test_non_square_box_uses_its_longer_side():
+    m = box_to_input_affine(np.array([0.0, 0.0, 50.0, 100.0]), 100, 1.0)
+    np.testing.assert_allclose(m[:, :2], np.eye(2))
+    np.testing.assert_allclose(apply_affine(m, (25.0, 50.0)), (49.5, 49.5))
+
+
+def test_shift_is_a_fraction_of_the_box_side_and_scale_widens_the_square():
+    size = 100
+    m = box_to_input_affine(BOX, size, 1.0, shift=(0.25, -0.5))
+    np.testing.assert_allclose(apply_affine(m, CENTRE + (20.0, -40.0)), [(size - 1) / 2] * 2, atol=1e-9)
+    m = box_to_input_affine(BOX, size, 1.0, scale=2.0)
+    np.testing.assert_allclose(m[:, :2], np.eye(2) * size / 160.0)
+
+
+def test_positive_rotation_turns_the_face_counter_clockwise_in_the_input():
+    """+90 deg: image right of the box centre lands above the input centre, image below lands right."""
+    size = 101
+    c = (size - 1) / 2
+    m = box_to_input_affine(BOX, size, 1.0, rotation_deg=90.0)
+    s = size / 80.0
+    np.testing.assert_allclose(apply_affine(m, CENTRE + (10.0, 0.0)), (c, c - 10.0 * s), atol=1e-9)
+    np.testing.assert_allclose(apply_affine(m, CENTRE + (0.0, 10.0)), (c + 10.0 * s, c), atol=1e-9)
+    np.testing.assert_allclose(apply_affine(m, CENTRE), (c, c), atol=1e-9)
+
+
+def test_rotation_matches_opencv_get_rotation_matrix_2d():
+    m = box_to_input_affine(BOX, 96, 1.2, rotation_deg=30.0)
+    ref = cv2.getRotationMatrix2D((float(CENTRE[0]), float(CENTRE[1])), 30.0, 96 / (80.0 * 1.2))
+    np.testing.assert_allclose(m[:, :2], ref[:, :2], atol=1e-12)
+
+
+def test_flip_mirrors_the_input_horizontally():
+    size = 64
+    pts = np.array([[30.0, 50.0], [60.0, 80.0], [95.0, 110.0]])
+    plain = apply_affine(box_to_input_affine(BOX, size, 1.3, rotation_deg=15.0), pts)
+    flipped = apply_affine(box_to_input_affine(BOX, size, 1.3, rotation_deg=15.0, flip=True), pts)
+    np.testing.assert_allclose(flipped[:, 0], size - 1 - plain[:, 0], atol=1e-9)
+    np.testing.assert_allclose(flipped[:, 1], plain[:, 1], atol=1e-9)
+    np.testing.assert_allclose(flipped[1], [(size - 1) / 2] * 2, atol=1e-9)
+
+
+@pytest.mark.parametrize("kw", [{}, {"rotation_deg": -37.0, "flip": True}, {"shift": (0.1, -0.2), "scale": 0.7}])
+def test_invert_and_apply_affine_round_trip(kw):
+    m = box_to_input_affine(BOX, 112, 1.4, **kw)
+    inv = invert_affine(m)
+    pts = np.random.default_rng(1).uniform(-50, 200, size=(10, 2))
+    np.testing.assert_allclose(apply_affine(inv, apply_affine(m, pts)), pts, atol=1e-9)
+    np.testing.assert_allclose(apply_affine(m, apply_affine(inv, pts)), pts, atol=1e-9)
+
+
+def test_apply_affine_keeps_leading_dimensions():
+    m = np.array([[2.0, 0.0, 1.0], [0.0, 3.0, -1.0]])
+    out = apply_affine(m, np.ones((4, 5, 2)))
+    assert out.shape == (4, 5, 2)
+    np.testing.assert_allclose(out[2, 3], (3.0, 2.0))
+
+
+@pytest.mark.parametrize(
+    "kw, expected",
+    [({}, (32, 12)), ({"flip": True}, (0, 12)), ({"rotation_deg": 90.0}, (12, 0))],
+)
+def test_warp_moves_pixels_where_apply_affine_moves_points(kw, expected):
+    img = np.zeros((64, 64, 3), np.uint8)
+    img[20, 40] = 255
+    m = box_to_input_affine(np.array([8.0, 8.0, 40.0, 40.0]), 33, 33 / 32, **kw)
+    np.testing.assert_allclose(apply_affine(m, (40.0, 20.0)), expected, atol=1e-9)
+    out = warp_to_input(img, m, 33)
+    assert out.shape == (33, 33, 3)
+    y, x = np.unravel_index(np.argmax(out[..., 0]), out.shape[:2])
+    assert (x, y) == expected
+    assert out[y, x, 0] > 250
+
+
+def test_tight_box():
+    box = tight_box(np.array([[3.0, 7.0], [10.0, 2.0], [5.0, 5.0]]))
+    assert box.dtype == np.float32
+    np.testing.assert_array_equal(box, [3.0, 2.0, 10.0, 7.0])
+    with pytest.raises(InputError):
+        tight_box(np.zeros((0, 2)))
+    with pytest.raises(InputError):
+        tight_box(np.zeros((5, 3)))
+
+
+def test_check_box_accepts_valid_and_partly_outside_boxes():
+    out = check_box([1, 2, 3, 4])
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out, [1, 2, 3, 4])
+    check_box([-10.0, -10.0, 5.0, 5.0], (100, 80, 3))
+    check_box([70.0, 90.0, 120.0, 130.0], (100, 80))
+
+
+@pytest.mark.parametrize(
+    "box",
+    [
+        [10, 10, 10, 20],
+        [10, 10, 20, 10],
+        [20, 10, 10, 20],
+        [0, 0, np.nan, 10],
+        [0, 0, np.inf, 10],
+        [0, 0, 10],
+        [0, 0, 10, 10, 1],
+        [],
+    ],
+)
+def test_check_box_rejects_degenerate_boxes(box):
+    with pytest.raises(InputError):
+        check_box(box)
+
+
+@pytest.mark.parametrize(
+    "box",
+    [[80, 10, 90, 20], [10, 100, 20, 110], [-20, 10, 0, 20], [10, -20, 20, 0], [200, 200, 300, 300]],
+)
+def test_check_box_rejects_boxes_outside_the_image(box):
+    with pytest.raises(InputError):
+        check_box(box, (100, 80, 3))
+
+
+def test_box_to_input_affine_validates_the_box():
+    with pytest.raises(InputError):
+        box_to_input_affine([0, 0, 0, 10], 64, 1.2)
