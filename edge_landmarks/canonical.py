@@ -55,14 +55,17 @@ class CanonicalFace:
             return self.vertices[self.layout_vertices(layout)]
         q = np.asarray(layout)
         if q.ndim == 1 and np.issubdtype(q.dtype, np.integer):
-            if q.size == 0 or q.min() < 0 or q.max() >= len(self.vertices):
+            if q.size == 0:
+                raise InputError("no vertex ids given")
+            if q.min() < 0 or q.max() >= len(self.vertices):
                 raise InputError(f"vertex ids must lie in [0, {len(self.vertices)}), got range [{q.min()}, {q.max()}]")
             return self.vertices[q]
         if q.ndim == 2 and q.shape[1] == 4:
             tri = q[:, 0].astype(np.int64)
             w = q[:, 1:].astype(np.float64)
-            if tri.min() < 0 or tri.max() >= len(self.triangles) or np.any(np.abs(w.sum(1) - 1) > 1e-4):
-                raise InputError("barycentric points need valid triangle ids and weights summing to 1")
+            if (len(q) == 0 or tri.min() < 0 or tri.max() >= len(self.triangles) or not np.all(np.isfinite(w))
+                    or np.any(np.abs(w.sum(1) - 1) > 1e-4)):
+                raise InputError("barycentric points need valid triangle ids and finite weights summing to 1")
             return np.einsum("nk,nkd->nd", w, self.vertices[self.triangles[tri]]).astype(np.float32)
         raise InputError("custom landmarks must be a layout name, (N,) vertex ids or (N, 4) barycentric points")
 
@@ -82,7 +85,7 @@ class CanonicalFace:
             with np.load(path) as z:
                 layouts = {k[len("layout_"):]: z[k] for k in z.files if k.startswith("layout_")}
                 return cls(z["vertices"], z["triangles"], z["normals"], z["mirror"], layouts)
-        except (OSError, KeyError, ValueError) as e:
+        except (OSError, KeyError, ValueError, TypeError) as e:
             raise BundleError(f"cannot read canonical face {path}: {e}") from None
 
 

@@ -75,6 +75,8 @@ def landmark_report(nmes: np.ndarray, names: list[str] | None = None) -> Landmar
     if nmes.size == 0:
         raise InputError("no faces to evaluate")
     names = names if names is not None else [str(i) for i in range(len(nmes))]
+    if len(names) != len(nmes):
+        raise InputError(f"got {len(names)} names for {len(nmes)} faces; expected one name per face")
     return LandmarkReport(
         nme_mean=float(nmes.mean()),
         nme_median=float(np.median(nmes)),

@@ -79,7 +79,7 @@ def _layout(name: str, mapping: dict[int, int], n_jaw: int, vertices, contours, 
     for i, j in info.mirror_pairs:
         ids[j] = mirror[ids[i]]
     if np.any(ids < 0):
-        raise DataError(f"layout of {n} points has unmapped landmarks {np.flatnonzero(ids < 0).tolist()}")
+        raise DataError(f"layout {name} has unmapped landmarks {np.flatnonzero(ids < 0).tolist()}")
     return ids.astype(np.int32)
 
 
