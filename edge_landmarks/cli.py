@@ -26,7 +26,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_eval(args: argparse.Namespace) -> int:
     from .evaluate import evaluate_folder
 
-    report = evaluate_folder(args.data, model=args.model)
+    report = evaluate_folder(args.data, model=args.model, people=args.people)
     print(report.summary())
     if args.json:
         _write_new(Path(args.json), json.dumps(report.to_dict(), indent=2), args.force)
@@ -96,6 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("eval", help="NME / FR@10 / AUC@10 on a ytf68-format folder")
     e.add_argument("--data", required=True, help="ytf68-format folder (images/ + landmarks.csv)")
     e.add_argument("--model", help="teacher checkpoint (.pt); default: the shipped model")
+    e.add_argument("--people", choices=["all", "val", "train"], default="all",
+                   help="evaluate all faces, or one side of the committed ytf68 person split")
     e.add_argument("--json", help="write the full report (with per-face NMEs) here")
     e.add_argument("--force", action="store_true", help="overwrite an existing --json file")
     e.set_defaults(func=_cmd_eval)

@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from .data import load_ytf68
-from .errors import BundleError
+from .data.split import train_val
+from .errors import BundleError, DataError
 from .geometry import tight_box
 from .metrics import LandmarkReport, landmark_report, nme_per_face
 
@@ -29,14 +30,20 @@ def load_teacher_predictor(model: str | Path | None = None, layout: str = "ibug6
     return TeacherPredictor(net, face, layout=layout)
 
 
-def evaluate_folder(data: str | Path, model: str | Path | None = None, batch: int = 64) -> LandmarkReport:
+def evaluate_folder(data: str | Path, model: str | Path | None = None, batch: int = 64, people: str = "all") -> LandmarkReport:
     """NME report of a model on every face of a ytf68-format folder.
 
     Args:
         data: folder with ``images/`` and ``landmarks.csv``.
         model: a teacher checkpoint; ``None`` evaluates the shipped default model.
+        people: ``"all"``, or ``"val"`` / ``"train"`` for one side of the committed ytf68 split.
     """
     samples = load_ytf68(data)
+    if people != "all":
+        train, val = train_val(samples)
+        samples = {"val": val, "train": train}[people]
+        if not samples:
+            raise DataError(f"no faces of the {people} people in {data}")
     layout = samples[0].layout
     predictor = load_teacher_predictor(model, layout)
     preds = []

@@ -109,3 +109,10 @@ def test_runtime_import_does_not_import_torch():
 
     code = "import sys, edge_landmarks, edge_landmarks.cli, edge_landmarks.metrics, edge_landmarks.data; print('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+
+
+def test_eval_people_filter_uses_the_committed_split(tiny_checkpoint, ytf_folder, capsys):
+    assert main(["eval", "--data", str(ytf_folder), "--model", str(tiny_checkpoint), "--people", "val"]) == 2
+    assert "no faces of the val people" in capsys.readouterr().err
+    assert main(["eval", "--data", str(ytf_folder), "--model", str(tiny_checkpoint), "--people", "train"]) == 0
+    assert "faces 3" in capsys.readouterr().out
