@@ -70,3 +70,8 @@ def layout_info(name: str) -> LayoutInfo:
         return LAYOUTS[name]
     except KeyError:
         raise InputError(f"unknown layout {name!r}; expected one of {sorted(LAYOUTS)}") from None
+
+
+def layout_for_count(n: int) -> str:
+    """Name of the bundled layout with ``n`` points, else ``"custom<n>"``."""
+    return next((k for k, v in LAYOUTS.items() if v.num_points == n), f"custom{n}")

@@ -6,6 +6,15 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 
+def _checked(cls, d: dict) -> dict:
+    """A copy of ``d``; unknown keys raise ValueError instead of being dropped silently."""
+    known = {f.name for f in fields(cls)}
+    unknown = set(d) - known
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} keys {sorted(unknown)}; expected some of {sorted(known)}")
+    return dict(d)
+
+
 @dataclass(frozen=True)
 class InputSpec:
     """How a face is prepared for the network; flows unchanged into checkpoints and bundles.
@@ -36,11 +45,7 @@ class TeacherConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "TeacherConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"unknown TeacherConfig keys {sorted(unknown)}; expected some of {sorted(known)}")
-        d = dict(d)
+        d = _checked(cls, d)
         if "input" in d:
             d["input"] = InputSpec(**d["input"])
         for k in ("widths", "blocks", "datasets"):
@@ -74,11 +79,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"unknown TrainConfig keys {sorted(unknown)}; expected some of {sorted(known)}")
-        d = dict(d)
+        d = _checked(cls, d)
         if "model" in d:
             d["model"] = TeacherConfig.from_dict(d["model"])
         if "scale_range" in d:

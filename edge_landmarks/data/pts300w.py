@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
+from ..layouts import layout_for_count
 from .sample import FaceSample
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
@@ -38,7 +39,7 @@ def load_300w(root: str | Path) -> list[FaceSample]:
         if img is None:
             raise DataError(f"{pts_path}: no image beside it (looked for {', '.join(IMAGE_SUFFIXES)})")
         pts = read_pts(pts_path)
-        layout = {68: "ibug68", 98: "wflw98"}.get(len(pts), f"custom{len(pts)}")
+        layout = layout_for_count(len(pts))
         samples.append(FaceSample(img, pts, layout, str(pts_path.relative_to(root).with_suffix("")), ""))
     if not samples:
         raise DataError(f"no .pts annotations found under {root}")

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
+from ..layouts import layout_for_count
 from .sample import FaceSample
 
 
@@ -34,7 +35,7 @@ def load_ytf68(root: str | Path) -> list[FaceSample]:
         if not header or header[0] != "image" or len(header) % 2 != 1 or len(header) < 3:
             raise DataError(f"{csv_path}: expected a header 'image,x0,y0,...', got {header!r}")
         n = (len(header) - 1) // 2
-        layout = {68: "ibug68", 98: "wflw98"}.get(n, f"custom{n}")
+        layout = layout_for_count(n)
         for line_no, row in enumerate(reader, start=2):
             if not row:
                 continue
