@@ -7,7 +7,6 @@ import math
 import queue
 import threading
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +23,7 @@ from edge_landmarks.paths import shared_data_dir
 from . import losses
 from .augment import AugmentConfig
 from .canonical_sfm import DEFAULT_SFM_DIR, build_canonical_face
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import save_checkpoint
 from .config import TrainConfig
 from .dataset import LandmarkDataset
 from .models import Teacher
