@@ -12,12 +12,11 @@ from .errors import BundleError, DataError
 from .geometry import tight_box
 from .metrics import LandmarkReport, landmark_report, nme_per_face
 
-# Until the runtime bundle exists (issue 5/6), the shipped model is the committed teacher.
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[1] / "export" / "checkpoints" / "teacher.pt"
 
 
 def load_teacher_predictor(model: str | Path | None = None, layout: str = "ibug68"):
-    """A TeacherPredictor for a checkpoint (default: the shipped teacher). Needs torch."""
+    """A TeacherPredictor for a teacher checkpoint (default: the committed teacher). Needs torch."""
     ckpt = Path(model) if model else DEFAULT_CHECKPOINT
     if not ckpt.is_file():
         raise BundleError(f"model checkpoint {ckpt} not found")
@@ -30,13 +29,52 @@ def load_teacher_predictor(model: str | Path | None = None, layout: str = "ibug6
     return TeacherPredictor(net, face, layout=layout)
 
 
-def evaluate_folder(data: str | Path, model: str | Path | None = None, batch: int = 64, people: str = "all") -> LandmarkReport:
+def predict_runtime(rt, samples) -> np.ndarray:
+    """(F, N, 2) landmarks of a Runtime on samples, each framed from its ground-truth tight box."""
+    preds = []
+    for s in samples:
+        faces = rt.detect(s.load_image(), boxes=[tight_box(s.landmarks)])
+        if faces:
+            preds.append(faces[0].landmarks)
+        else:  # scored as a miss: the box centre for every point
+            b = tight_box(s.landmarks)
+            preds.append(np.tile([(b[0] + b[2]) / 2, (b[1] + b[3]) / 2], (len(s.landmarks), 1)))
+    return np.asarray(preds, dtype=np.float32)
+
+
+def evaluate_runtime(rt, samples) -> LandmarkReport:
+    """NME report of a Runtime (its backend and precision) on samples with ground truth."""
+    gt = np.stack([s.landmarks for s in samples])
+    return landmark_report(nme_per_face(predict_runtime(rt, samples), gt, samples[0].layout), [s.name for s in samples])
+
+
+def _checkpoint_predictor(ckpt: Path):
+    """``predict(images, boxes) -> (F, 68, 2)`` for a teacher or student checkpoint. Needs torch."""
+    try:
+        import torch
+
+        from export.distill import face_tensors, load_student, predict_landmarks
+    except ImportError as e:
+        raise BundleError(f"running a .pt checkpoint needs the training extra (pip install '.[train]'): {e}") from None
+    ck = torch.load(ckpt, map_location="cpu", weights_only=False) if ckpt.is_file() else None
+    if isinstance(ck, dict) and ck.get("kind") == "student":
+        model, face, _ = load_student(ckpt)
+        ft = face_tensors(face)
+        return lambda images, boxes: predict_landmarks(model, ft, images, boxes)
+    predictor = load_teacher_predictor(ckpt)
+    return lambda images, boxes: predictor.predict(images, boxes).landmarks
+
+
+def evaluate_folder(data: str | Path, model: str | Path | None = None, batch: int = 64, people: str = "all",
+                    backend: str = "auto", precision: str = "auto") -> LandmarkReport:
     """NME report of a model on every face of a ytf68-format folder.
 
     Args:
         data: folder with ``images/`` and ``landmarks.csv``.
-        model: a teacher checkpoint; ``None`` evaluates the shipped default model.
+        model: ``None`` for the shipped bundle through the runtime (what users get), a bundle
+            folder or zip, or a teacher / student checkpoint (``.pt``, needs torch).
         people: ``"all"``, or ``"val"`` / ``"train"`` for one side of the committed ytf68 split.
+        backend, precision: the runtime's choice for bundles ("auto": the fastest measured).
     """
     samples = load_ytf68(data)
     if people != "all":
@@ -44,11 +82,15 @@ def evaluate_folder(data: str | Path, model: str | Path | None = None, batch: in
         samples = {"val": val, "train": train}[people]
         if not samples:
             raise DataError(f"no faces of the {people} people in {data}")
-    layout = samples[0].layout
-    predictor = load_teacher_predictor(model, layout)
+    if model is None or Path(model).is_dir() or str(model).endswith(".zip"):
+        from .runtime import Runtime
+
+        rt = Runtime(model, backend=backend, precision=precision, layout=samples[0].layout, score_threshold=0.0)
+        return evaluate_runtime(rt, samples)
+    predict = _checkpoint_predictor(Path(model))
     preds = []
     for i in range(0, len(samples), batch):
         chunk = samples[i:i + batch]
-        preds.append(predictor.predict([s.load_image() for s in chunk], [tight_box(s.landmarks) for s in chunk]).landmarks)
+        preds.append(predict([s.load_image() for s in chunk], [tight_box(s.landmarks) for s in chunk]))
     gt = np.stack([s.landmarks for s in samples])
-    return landmark_report(nme_per_face(np.concatenate(preds), gt, layout), [s.name for s in samples])
+    return landmark_report(nme_per_face(np.concatenate(preds), gt, samples[0].layout), [s.name for s in samples])

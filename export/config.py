@@ -55,6 +55,69 @@ class TeacherConfig:
 
 
 @dataclass(frozen=True)
+class StudentConfig:
+    """The edge student: MobileNetV2-style stages ``(channels, blocks, stride, expansion)`` after a
+    stride-2 stem, a 1x1 reduction, a flattened fully connected feature layer, and a float head
+    of ``num_coeffs`` shape coefficients plus pose (see ``export/models/student.py``)."""
+
+    input: InputSpec = field(default_factory=lambda: InputSpec(size=96, enlarge=1.5))
+    stages: tuple[tuple[int, int, int, int], ...] = ((16, 1, 1, 1), (24, 2, 2, 3), (40, 2, 2, 3), (64, 2, 2, 3), (96, 1, 2, 3))
+    reduce: int = 64
+    features: int = 256
+    num_coeffs: int = 32
+    depth0: float = 600.0
+    focal0: float = 2.9
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "StudentConfig":
+        d = _checked(cls, d)
+        if "input" in d:
+            d["input"] = InputSpec(**d["input"])
+        if "stages" in d:
+            d["stages"] = tuple(tuple(s) for s in d["stages"])
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class DistillConfig:
+    """Recipe of ``edge-landmarks distill``: the student, its teacher and the loss weights."""
+
+    student: StudentConfig = field(default_factory=StudentConfig)
+    teacher: str = "export/checkpoints/teacher.pt"
+    epochs: int = 60
+    batch_size: int = 64
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    warmup_epochs: float = 1.0
+    ema_decay: float = 0.998
+    seed: int = 0
+    threads: int = 0
+    w_landmarks: float = 1.0  # ground-truth 2D (ibug68), wing loss in input pixels
+    w_teacher_2d: float = 0.3  # teacher's dense and wflw98 points, projected
+    w_teacher_3d: float = 0.3  # teacher's canonical 3D points (per 10 mm)
+    w_score: float = 0.2
+    w_focal_prior: float = 0.1
+    dense_points: int = 512  # teacher-supervised dense vertices per step
+    max_rotation: float = 45.0
+    loose_prob: float = 0.25  # share of loosely framed crops (the no-box localiser's first pass)
+    negative_prob: float = 0.08  # share of crops with no face, for the score
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "DistillConfig":
+        d = _checked(cls, d)
+        if "student" in d:
+            d["student"] = StudentConfig.from_dict(d["student"])
+        return cls(**d)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "DistillConfig":
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     model: TeacherConfig = field(default_factory=TeacherConfig)
     epochs: int = 60

@@ -69,27 +69,42 @@ def test_eval_writes_report_and_refuses_to_overwrite(tiny_checkpoint, ytf_folder
     assert out.read_text() == before
 
 
-def test_detect_draws_and_never_overwrites(tiny_checkpoint, ytf_folder, tmp_path, capsys):
+def test_detect_draws_and_never_overwrites(tiny_bundle, ytf_folder, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("EDGE_LANDMARKS_CACHE", str(tmp_path / "cache"))
     img = next((ytf_folder / "images").iterdir())
     out = tmp_path / "drawn.png"
-    assert main(["detect", str(img), "--model", str(tiny_checkpoint), "--out", str(out), "--json"]) == 0
+    args = ["detect", str(img), "--model", str(tiny_bundle), "--box", "20,20,90,100", "--out", str(out),
+            "--min-score", "0"]
+    assert main(args + ["--json"]) == 0
     res = json.loads(capsys.readouterr().out)
-    assert np.asarray(res["landmarks"]).shape == (68, 2) and set(res["pose_deg"]) == {"yaw", "pitch", "roll"}
+    (face,) = res["faces"]
+    assert np.asarray(face["landmarks"]).shape == (68, 2) and {"yaw", "pitch", "roll"} <= set(face["pose"])
     assert cv2.imread(str(out)).shape == (120, 100, 3)
     out.write_bytes(b"user data")
-    assert main(["detect", str(img), "--model", str(tiny_checkpoint), "--out", str(out)]) == 2
+    assert main(args) == 2
     assert out.read_bytes() == b"user data"
+    folder_out = tmp_path / "drawn"
+    assert main(["detect", str(ytf_folder / "images"), "--model", str(tiny_bundle), "--out", str(folder_out), "--json",
+                 "--min-score", "0"]) == 0
+    assert len(list(folder_out.glob("*.png"))) == 3
 
 
-def test_detect_rejects_bad_inputs(tiny_checkpoint, tmp_path, capsys):
+def test_detect_rejects_bad_inputs(tiny_bundle, tmp_path, capsys):
     bad = tmp_path / "bad.jpg"
     bad.write_bytes(b"not an image")
-    assert main(["detect", str(bad), "--model", str(tiny_checkpoint)]) == 2
-    assert "cannot read image" in capsys.readouterr().err
+    assert main(["detect", str(bad), "--model", str(tiny_bundle)]) == 2
+    assert "cannot decode image" in capsys.readouterr().err
     good = tmp_path / "ok.png"
     cv2.imwrite(str(good), np.zeros((50, 50, 3), np.uint8))
-    assert main(["detect", str(good), "--model", str(tiny_checkpoint), "--box", "10,10,10,40"]) == 2
+    assert main(["detect", str(good), "--model", str(tiny_bundle), "--box", "10,10,10,40"]) == 2
     assert "zero or negative area" in capsys.readouterr().err
+    assert main(["detect", str(tmp_path / "missing.png"), "--model", str(tiny_bundle)]) == 2
+
+
+def test_eval_of_a_bundle_runs_through_the_runtime(tiny_bundle, ytf_folder, capsys):
+    assert main(["eval", "--data", str(ytf_folder), "--model", str(tiny_bundle), "--backend", "onnxruntime",
+                 "--precision", "int8"]) == 0
+    assert "faces 3" in capsys.readouterr().out
 
 
 def test_corrupt_checkpoint_is_a_bundle_error(tmp_path):

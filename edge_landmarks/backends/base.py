@@ -1,0 +1,137 @@
+"""The `Backend` protocol every inference backend implements, and the checks they share.
+
+A backend loads one model file with a single input, an image batch (B, 3, S, S) float32 (NCHW,
+RGB, already normalised), and a single output (B, F) float32. It imports its runtime library
+only when instantiated, never at module import, so listing backends stays cheap and torch-free.
+"""
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+from pathlib import Path
+from typing import ClassVar, Protocol, runtime_checkable
+
+import numpy as np
+
+from ..errors import BackendUnavailableError, BundleError, InputError
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """One inference runtime behind a common numpy interface.
+
+    `run` may be called from several threads on one instance.
+    """
+
+    name: ClassVar[str]
+    """Registry name, e.g. "onnxruntime"."""
+    extra: ClassVar[str]
+    """The pip extra that installs the runtime: `pip install 'edge-landmarks[<extra>]'`."""
+    suffix: ClassVar[str]
+    """Suffix of the model files it loads, e.g. ".onnx"."""
+
+    @classmethod
+    def available(cls) -> bool:
+        """Whether the runtime library is installed (checked without importing it)."""
+        ...
+
+    @classmethod
+    def version(cls) -> str:
+        """Version of the installed runtime library."""
+        ...
+
+    def __init__(self, model_path: Path, threads: int | None = None) -> None:
+        """Load `model_path`; `threads` = intra-op threads (None: the runtime's default).
+
+        Raises:
+            BackendUnavailableError: the runtime library is not installed.
+            BundleError: the file is missing, corrupt or not a (B|1, 3, S, S) -> (B|1, F) model.
+        """
+        ...
+
+    @property
+    def input_size(self) -> int:
+        """S, the side of the square input image."""
+        ...
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        """Features (B, F) float32 of images `x` (B, 3, S, S) float32."""
+        ...
+
+    def close(self) -> None:
+        """Release the runtime's session; the instance is unusable afterwards."""
+        ...
+
+
+def distribution_installed(*modules: str) -> bool:
+    """Whether any of the top-level `modules` can be imported (without importing it)."""
+    return any(importlib.util.find_spec(m) is not None for m in modules)
+
+
+def distribution_version(*distributions: str) -> str:
+    """Version of the first installed distribution among `distributions`, or "" if none is."""
+    for dist in distributions:
+        try:
+            return importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return ""
+
+
+def unavailable(name: str, extra: str, cause: BaseException | None = None) -> BackendUnavailableError:
+    """The error for a backend whose library is missing (or fails to import)."""
+    why = f" ({cause})" if cause is not None else ""
+    return BackendUnavailableError(f"backend {name!r} is not installed: pip install 'edge-landmarks[{extra}]'{why}")
+
+
+def model_file(path: Path, suffix: str) -> Path:
+    """`path` as a Path, checked to be an existing file with the expected suffix."""
+    path = Path(path)
+    if not path.is_file():
+        raise BundleError(f"model file {path} does not exist")
+    if path.suffix != suffix:
+        raise BundleError(f"model file {path} should have the suffix {suffix}")
+    return path
+
+
+def check_single_io(n_inputs: int, n_outputs: int, path: Path) -> None:
+    """BundleError naming `path` unless the model has one input and one output."""
+    if n_inputs != 1 or n_outputs != 1:
+        raise BundleError(f"model {path} has {n_inputs} inputs and {n_outputs} outputs, expected one of each")
+
+
+def check_image_shape(shape: tuple, path: Path) -> int:
+    """S of a model input shape (1 or B, 3, S, S); BundleError naming `path` otherwise."""
+    if len(shape) != 4 or shape[1] != 3 or shape[2] != shape[3] or not isinstance(shape[2], int):
+        raise BundleError(f"model {path} has input shape {tuple(shape)}, expected (B, 3, S, S) with a fixed S")
+    return int(shape[2])
+
+
+def check_batch(x: np.ndarray, size: int) -> np.ndarray:
+    """`x` as a C-contiguous float32 (B, 3, size, size) array (other floats are cast); InputError otherwise."""
+    x = np.asarray(x)
+    if x.ndim != 4 or x.shape[1:] != (3, size, size) or x.shape[0] < 1:
+        raise InputError(f"expected images of shape (B, 3, {size}, {size}), got {x.shape}")
+    if not np.issubdtype(x.dtype, np.floating):
+        raise InputError(f"expected normalised float32 images, got {x.dtype}")
+    return np.ascontiguousarray(x, np.float32)
+
+
+def check_features_shape(shape: tuple, path: Path) -> None:
+    """BundleError naming `path` unless the model output is (B, F)."""
+    if len(shape) != 2:
+        raise BundleError(f"model {path} has output shape {tuple(shape)}, expected (B, F)")
+
+
+def run_batched(run_one, x: np.ndarray, fixed_batch_one: bool) -> np.ndarray:
+    """`run_one(x)` on the whole batch, or image by image when the model's batch is fixed to 1."""
+    if fixed_batch_one and len(x) > 1:
+        return np.concatenate([run_one(x[i : i + 1]) for i in range(len(x))])
+    return run_one(x)
+
+
+def check_threads(threads: int | None) -> int | None:
+    """`threads` if None or a positive int; InputError otherwise."""
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise InputError(f"threads must be a positive integer or None, got {threads!r}")
+    return threads

@@ -1,0 +1,171 @@
+"""The float tail of the deployed model (numpy): network features -> 3D canonical shape, head
+pose and camera -> projected landmarks in input pixels, plus visibility.
+
+The exported network stops at its feature vector; everything after it stays in float32 here,
+on every backend, because it is tiny and numerically delicate (perspective projection, the
+affine back to image pixels). Any point of the canonical face is decoded the same way, so
+custom layouts need no re-export: a point's canonical position is linear in the shape
+coefficients, ``mean + coeffs @ basis``, with bases for the dense mesh and, learned separately,
+for each bundled layout.
+
+Frames (the same as the training side, ``export/models/camera.py``): canonical mm with x to the
+subject's left, y up, z to the viewer; camera space mm in OpenCV axes (x right, y down, z
+forward): ``X_cam = R @ diag(1, -1, -1) @ X_canonical + t``; a frontal face has R = I.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .canonical import CanonicalFace
+from .errors import BundleError, InputError
+
+CANONICAL_TO_CAMERA = np.diag([1.0, -1.0, -1.0]).astype(np.float32)
+POSE_FIELDS = 11  # rot6d (6), centre xy (2), log depth, log focal, score logit
+
+
+@dataclass(frozen=True)
+class PointSet:
+    """Decoding rows for one set of N query points: canonical ``mean`` (N, 3), ``basis``
+    (K, N, 3) and unit ``normals`` (N, 3), all float32."""
+
+    mean: np.ndarray
+    basis: np.ndarray
+    normals: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.mean)
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """Batch of decoded faces, in the network input's pixel frame.
+
+    ``landmarks`` (B, N, 2) input pixels; ``canonical`` (B, N, 3) mm; ``camera`` (B, N, 3) mm,
+    OpenCV camera axes of the input crop; ``rotation`` (B, 3, 3); ``translation`` (B, 3) mm;
+    ``focal`` (B,) input pixels; ``visibility`` (B, N) in [0, 1]; ``score`` (B,) in [0, 1]."""
+
+    landmarks: np.ndarray
+    canonical: np.ndarray
+    camera: np.ndarray
+    rotation: np.ndarray
+    translation: np.ndarray
+    focal: np.ndarray
+    visibility: np.ndarray
+    score: np.ndarray
+
+
+@dataclass(frozen=True)
+class Tail:
+    """Head weights (F -> K + 11), shape bases and camera priors of a student model."""
+
+    weight: np.ndarray  # (F, K + 11)
+    bias: np.ndarray  # (K + 11,)
+    input_size: int
+    depth0: float
+    focal0: float
+    dense_mean: np.ndarray  # (V, 3)
+    dense_basis: np.ndarray  # (K, V, 3)
+    layout_mean: dict[str, np.ndarray]
+    layout_basis: dict[str, np.ndarray]
+
+    @property
+    def num_coeffs(self) -> int:
+        return self.dense_basis.shape[0]
+
+    def point_set(self, face: CanonicalFace, layout: str | np.ndarray) -> PointSet:
+        """Rows for a bundled layout name, mesh vertex ids (N,), or barycentric points (N, 4)
+        ``[triangle_id, w0, w1, w2]`` on the canonical mesh."""
+        if isinstance(layout, str):
+            if layout not in self.layout_mean:
+                raise InputError(f"layout {layout!r} is not bundled; expected one of {sorted(self.layout_mean)}, "
+                                 "or mesh vertex ids / barycentric points")
+            ids = face.layout_vertices(layout)
+            return PointSet(self.layout_mean[layout], self.layout_basis[layout], face.normals[ids])
+        face.points(layout)  # validates ids / barycentric weights with a clear InputError
+        q = np.asarray(layout)
+        if q.ndim == 1:
+            ids = q.astype(np.int64)
+            return PointSet(self.dense_mean[ids], self.dense_basis[:, ids].astype(np.float32), face.normals[ids])
+        tri = face.triangles[q[:, 0].astype(np.int64)]
+        w = q[:, 1:].astype(np.float32)
+        mean = np.einsum("nk,nkd->nd", w, self.dense_mean[tri])
+        basis = np.einsum("nk,cnkd->cnd", w, self.dense_basis[:, tri].astype(np.float32))
+        n = np.einsum("nk,nkd->nd", w, face.normals[tri])
+        n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-9)
+        return PointSet(mean.astype(np.float32), basis.astype(np.float32), n.astype(np.float32))
+
+    def decode(self, features: np.ndarray, points: PointSet) -> Decoded:
+        """Decode network features (B, F) for the given points."""
+        f = np.asarray(features, dtype=np.float32)
+        if f.ndim != 2 or f.shape[1] != self.weight.shape[0]:
+            raise BundleError(f"model output has shape {f.shape}; the bundle's tail expects (B, {self.weight.shape[0]})")
+        raw = f @ self.weight + self.bias
+        k = self.num_coeffs
+        coeffs, pose = raw[:, :k], raw[:, k:]
+        canonical = points.mean[None] + np.einsum("bk,knd->bnd", coeffs, points.basis)
+        rotation = rotation_from_6d(pose[:, :6])
+        s = self.input_size
+        focal = self.focal0 * s * np.exp(pose[:, 9])
+        tz = self.depth0 * np.exp(pose[:, 8])
+        txy = pose[:, 6:8] * (s / 2) * (tz / focal)[:, None]
+        translation = np.concatenate([txy, tz[:, None]], axis=1)
+        m = rotation @ CANONICAL_TO_CAMERA
+        cam = np.einsum("bnd,bed->bne", canonical, m) + translation[:, None, :]
+        z = np.maximum(cam[..., 2:3], 1.0)
+        lm = cam[..., :2] / z * focal[:, None, None] + (s - 1) / 2
+        n_cam = np.einsum("nd,bed->bne", points.normals, m)
+        view = -cam / np.maximum(np.linalg.norm(cam, axis=-1, keepdims=True), 1e-9)
+        vis = _sigmoid((n_cam * view).sum(-1) / 0.1)
+        return Decoded(lm.astype(np.float32), canonical.astype(np.float32), cam.astype(np.float32),
+                       rotation.astype(np.float32), translation.astype(np.float32), focal.astype(np.float32),
+                       vis.astype(np.float32), _sigmoid(pose[:, 10]).astype(np.float32))
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Flat arrays for an ``.npz`` file (the dense basis in float16: sub-0.01 mm error)."""
+        out = {
+            "weight": self.weight, "bias": self.bias,
+            "scalars": np.array([self.input_size, self.depth0, self.focal0], np.float64),
+            "dense_mean": self.dense_mean, "dense_basis": self.dense_basis.astype(np.float16),
+        }
+        for name in self.layout_mean:
+            out[f"layout_mean_{name}"] = self.layout_mean[name]
+            out[f"layout_basis_{name}"] = self.layout_basis[name]
+        return out
+
+    @classmethod
+    def from_arrays(cls, z) -> "Tail":
+        names = [k[len("layout_mean_"):] for k in z if k.startswith("layout_mean_")]
+        size, depth0, focal0 = (float(v) for v in z["scalars"])
+        return cls(
+            weight=np.asarray(z["weight"], np.float32), bias=np.asarray(z["bias"], np.float32), input_size=int(size),
+            depth0=depth0, focal0=focal0, dense_mean=np.asarray(z["dense_mean"], np.float32),
+            dense_basis=np.asarray(z["dense_basis"], np.float32),
+            layout_mean={n: np.asarray(z[f"layout_mean_{n}"], np.float32) for n in names},
+            layout_basis={n: np.asarray(z[f"layout_basis_{n}"], np.float32) for n in names},
+        )
+
+
+def rotation_from_6d(x: np.ndarray) -> np.ndarray:
+    """(B, 6) -> (B, 3, 3): Gram-Schmidt on the two 3-vectors (Zhou et al.'s 6D representation)."""
+    a, b = x[:, :3].astype(np.float64), x[:, 3:].astype(np.float64)
+    c1 = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
+    b = b - (c1 * b).sum(1, keepdims=True) * c1
+    c2 = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12)
+    return np.stack([c1, c2, np.cross(c1, c2)], axis=-1)
+
+
+def euler_yaw_pitch_roll(rotation: np.ndarray) -> np.ndarray:
+    """(B, 3, 3) -> (B, 3) yaw, pitch, roll in degrees, R = Ry(yaw) Rx(pitch) Rz(roll) in camera
+    axes. Positive yaw: the nose moves towards the image's left (the subject turns to their own
+    right); positive pitch: nose down; positive roll: the face turns clockwise in the image."""
+    r = np.asarray(rotation, dtype=np.float64)
+    pitch = np.arcsin(np.clip(-r[:, 1, 2], -1, 1))
+    yaw = np.arctan2(r[:, 0, 2], r[:, 2, 2])
+    roll = np.arctan2(r[:, 1, 0], r[:, 1, 1])
+    return np.rad2deg(np.stack([yaw, pitch, roll], axis=-1))
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * x))

@@ -1,0 +1,82 @@
+"""Input images: validation and conversion to the OpenCV BGR uint8 convention, and the face
+crop the network sees (``cv2.warpAffine`` from the full-resolution image)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .errors import InputError
+from .geometry import apply_affine, box_to_input_affine, invert_affine
+
+COLORS = ("bgr", "rgb")
+MAX_PIXELS = 20000 * 20000
+
+
+def load_image(image, color: str = "bgr") -> np.ndarray:
+    """A file path, or a uint8 array (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) in ``color``
+    order (alpha ignored) -> contiguous BGR uint8 (H, W, 3).
+
+    Raises:
+        InputError: unreadable file, wrong dtype or shape, empty image, unknown color order."""
+    if color not in COLORS:
+        raise InputError(f"color must be one of {COLORS}, got {color!r}")
+    if isinstance(image, (str, Path)):
+        path = Path(image)
+        if not path.is_file():
+            raise InputError(f"image file {path} not found")
+        img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if img is None:
+            raise InputError(f"cannot decode image file {path}: expected a PNG, JPEG or other format OpenCV reads")
+        return img
+    if not isinstance(image, np.ndarray):
+        raise InputError(f"expected a numpy uint8 image or a file path, got {type(image).__name__}")
+    if image.dtype != np.uint8:
+        raise InputError(f"expected a uint8 image (0..255), got dtype {image.dtype}; convert with "
+                         "(np.clip(x, 0, 1) * 255).astype(np.uint8) for float images in [0, 1]")
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (3, 4)):
+        raise InputError(f"expected an image of shape (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), got {image.shape}")
+    if image.shape[0] == 0 or image.shape[1] == 0:
+        raise InputError(f"the image is empty (shape {image.shape})")
+    if image.shape[0] * image.shape[1] > MAX_PIXELS:
+        raise InputError(f"the image is {image.shape[1]}x{image.shape[0]}; at most {MAX_PIXELS} pixels are accepted")
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    if image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_RGBA2BGR if color == "rgb" else cv2.COLOR_BGRA2BGR)
+    return np.ascontiguousarray(image[:, :, ::-1] if color == "rgb" else image)
+
+
+def face_crop(image: np.ndarray, box: np.ndarray, size: int, enlarge: float) -> tuple[np.ndarray, np.ndarray]:
+    """The network's view of a face: (crop (size, size, 3) uint8 BGR, 2x3 affine image -> crop).
+
+    Large downscales first shrink the face region with INTER_AREA, so a face many times the
+    input size is not aliased (training faces were resampled at about 1:1)."""
+    m = box_to_input_affine(box, size, enlarge)
+    scale = float(np.sqrt(abs(np.linalg.det(m[:, :2]))))
+    if scale >= 0.5:
+        return cv2.warpAffine(image, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE), m
+    f = max(1, int(1.0 / (scale * 1.5)))
+    corners = apply_affine(invert_affine(m), np.array([[0, 0], [size - 1, 0], [0, size - 1], [size - 1, size - 1]]))
+    h, w = image.shape[:2]
+    x0, y0 = (max(0, int(np.floor(corners[:, i].min())) - f) for i in (0, 1))
+    x1, y1 = min(w, int(np.ceil(corners[:, 0].max())) + f + 1), min(h, int(np.ceil(corners[:, 1].max())) + f + 1)
+    roi = image[y0:y1, x0:x1]
+    sw, sh = max(1, (x1 - x0) // f), max(1, (y1 - y0) // f)
+    small = cv2.resize(roi, (sw, sh), interpolation=cv2.INTER_AREA)
+    fx, fy = (x1 - x0) / sw, (y1 - y0) / sh
+    to_img = np.array([[fx, 0, x0 + 0.5 * fx - 0.5], [0, fy, y0 + 0.5 * fy - 0.5], [0, 0, 1]])
+    m2 = m @ to_img
+    return cv2.warpAffine(small, m2, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE), m
+
+
+def to_network_input(crops: list[np.ndarray], color: str, mean: float, std: float) -> np.ndarray:
+    """uint8 BGR crops -> float32 (B, 3, S, S) in the model's channel order and normalisation."""
+    x = np.stack(crops).astype(np.float32)
+    if color == "rgb":
+        x = x[..., ::-1]
+    x = (x * (1.0 / 255.0) - mean) / std
+    return np.ascontiguousarray(x.transpose(0, 3, 1, 2))

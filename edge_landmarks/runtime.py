@@ -1,0 +1,238 @@
+"""``Runtime``: load a bundle, pick the fastest installed backend, and turn images into typed
+``Face`` results (2D and 3D landmarks, head pose, visibility) identically on every backend.
+
+Pipeline per face: a square crop around the face box (cv2.warpAffine from the full-resolution
+image) -> the exported network (ONNX Runtime, OpenVINO or TFLite; fp32 or int8) -> the float
+tail in numpy (``decode.py``) -> back to image pixels. Without boxes, the model is its own
+localiser: it starts from the whole frame and re-frames from its own landmarks.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from typing import Callable
+
+import numpy as np
+
+from .backends import get_backend
+from .bundle import Bundle
+from .decode import Decoded, PointSet, euler_yaw_pitch_roll
+from .errors import InputError
+from .geometry import apply_affine, check_box, invert_affine, tight_box
+from .image import face_crop, load_image, to_network_input
+from .results import Face, Pose
+from .selection import Timing, choose
+from .smoothing import OneEuroFilter, OneEuroSettings
+
+PRECISIONS = ("fp32", "fp16", "int8")
+FRAMING_LAYOUT = "ibug68"  # the network was trained on crops framed from this layout's tight box
+
+
+class Runtime:
+    """Facial landmarks on the fastest backend of this device.
+
+    Args:
+        bundle: a bundle folder or .zip, or None for the model shipped in the package.
+        backend: "auto" (measure and pick), or "onnxruntime", "openvino", "tflite".
+        precision: "auto", "fp32" or "int8" (what the bundle holds).
+        layout: "ibug68", "wflw98", mesh vertex ids (N,), or barycentric points (N, 4)
+            ``[triangle_id, w0, w1, w2]`` on the canonical face.
+        threads: inference threads (default: all cores).
+        mode: "image", or "video": ``detect(frame)`` without boxes then tracks (see ``track``).
+        color: channel order of numpy inputs, "bgr" (OpenCV) or "rgb".
+        detector: optional callable ``image_bgr -> list of [x0, y0, x1, y1]`` for several faces
+            when no boxes are given; its boxes may be loose (each face is re-framed once).
+        score_threshold: faces scoring below it are dropped (and end a track).
+        smoothing: One Euro settings for ``track``; None disables smoothing.
+        use_cache: reuse the cached backend choice for this device.
+    """
+
+    def __init__(self, bundle=None, backend: str = "auto", precision: str = "auto", layout="ibug68",
+                 threads: int | None = None, mode: str = "image", color: str = "bgr",
+                 detector: Callable[[np.ndarray], list] | None = None, score_threshold: float = 0.5,
+                 smoothing: OneEuroSettings | None = OneEuroSettings(), use_cache: bool = True):
+        if mode not in ("image", "video"):
+            raise InputError(f"mode must be 'image' or 'video', got {mode!r}")
+        if precision != "auto" and precision not in PRECISIONS:
+            raise InputError(f"precision must be 'auto' or one of {PRECISIONS}, got {precision!r}")
+        if threads is not None and (not isinstance(threads, int) or threads < 1):
+            raise InputError(f"threads must be a positive integer or None, got {threads!r}")
+        self.bundle = bundle if isinstance(bundle, Bundle) else Bundle.load(bundle)
+        self.threads = threads or os.cpu_count() or 1
+        self.mode, self.color, self.detector = mode, color, detector
+        self.score_threshold = score_threshold
+        self.timings: list[Timing] = []
+        if backend == "auto" or precision == "auto":
+            backend, precision = self._choose(backend, precision, use_cache)
+        else:
+            get_backend(backend)
+            self.bundle.entry(backend, precision)
+        self.backend, self.precision = backend, precision
+        self._model = get_backend(backend)(self.bundle.entry(backend, precision).path, self.threads)
+        self._framing = self.bundle.tail.point_set(self.bundle.face, FRAMING_LAYOUT)
+        self.set_layout(layout)
+        self._smoothing = smoothing
+        self._track_lock = threading.Lock()
+        self._track: dict | None = None
+
+    def _choose(self, backend: str, precision: str, use_cache: bool) -> tuple[str, str]:
+        if backend != "auto":
+            get_backend(backend)  # names the pip extra when missing
+        _, _, self.timings = choose(self.bundle, self.threads, use_cache)
+        ok = [t for t in self.timings if t.accepted and backend in ("auto", t.backend) and precision in ("auto", t.precision)]
+        if not ok:
+            raise InputError(f"no installed model matches backend={backend!r}, precision={precision!r}; "
+                             f"the bundle has {sorted({f'{m.backend}/{m.precision}' for m in self.bundle.models})}")
+        best = min(ok, key=lambda t: t.median_ms)
+        return best.backend, best.precision
+
+    def set_layout(self, layout) -> None:
+        """Switch the returned landmark set (a bundled layout name or custom canonical points)."""
+        self._points: PointSet = self.bundle.tail.point_set(self.bundle.face, layout)
+        self.layout = layout if isinstance(layout, str) else "custom"
+
+    @property
+    def input_size(self) -> int:
+        return self.bundle.input.size
+
+    # -- inference -------------------------------------------------------------------------
+    def _infer(self, image: np.ndarray, boxes: list[np.ndarray]) -> list[tuple[Decoded, Decoded, np.ndarray]]:
+        """(framing-layout decode, requested-layout decode, image->crop affine) per box."""
+        spec = self.bundle.input
+        crops, affines = [], []
+        for b in boxes:
+            c, m = face_crop(image, b, spec.size, spec.enlarge)
+            crops.append(c)
+            affines.append(m)
+        feats = self._model.run(to_network_input(crops, spec.color, spec.mean, spec.std))
+        if not np.all(np.isfinite(feats)):
+            raise InputError("the model produced non-finite outputs for this input")
+        tail = self.bundle.tail
+        frame, points = tail.decode(feats, self._framing), tail.decode(feats, self._points)
+        return [(_pick(frame, i), _pick(points, i), affines[i]) for i in range(len(boxes))]
+
+    def _refine(self, image: np.ndarray, boxes: list[np.ndarray], passes: int):
+        out = self._infer(image, boxes)
+        for _ in range(passes - 1):
+            boxes = [self._box_of(f, m) for f, _, m in out]
+            out = self._infer(image, boxes)
+        return out
+
+    @staticmethod
+    def _box_of(frame: Decoded, m: np.ndarray) -> np.ndarray:
+        return tight_box(apply_affine(invert_affine(m), frame.landmarks[0]))
+
+    def _face(self, frame: Decoded, pts: Decoded, m: np.ndarray) -> Face:
+        inv = invert_affine(m)
+        s = float(np.sqrt(abs(np.linalg.det(m[:, :2]))))
+        c = (self.input_size - 1) / 2
+        yaw, pitch, roll = euler_yaw_pitch_roll(pts.rotation)[0]
+        return Face(
+            box=self._box_of(frame, m),
+            landmarks=apply_affine(inv, pts.landmarks[0]).astype(np.float32),
+            landmarks_3d=pts.camera[0],
+            visibility=pts.visibility[0],
+            pose=Pose(float(yaw), float(pitch), float(roll), pts.rotation[0], pts.translation[0]),
+            focal_length=float(pts.focal[0] / s),
+            camera_center=apply_affine(inv, np.array([c, c])).astype(np.float32),
+            score=float(pts.score[0]),
+            layout=self.layout,
+        )
+
+    def detect(self, image, boxes=None) -> list[Face]:
+        """Faces in ``image`` (file path or uint8 array, see ``image.load_image``).
+
+        ``boxes``: face boxes ``[x0, y0, x1, y1]`` in image pixels (e.g. from a face detector);
+        each is framed as given. Without boxes: the ``detector`` hook's boxes if set, else one
+        loosely framed face found by the model itself; in video mode, ``track``. Faces scoring
+        under ``score_threshold`` are dropped, so an image without a face gives ``[]``.
+
+        Raises:
+            InputError: a bad image or box.
+        """
+        img = load_image(image, self.color)
+        if boxes is None:
+            if self.mode == "video":
+                return self.track(img)
+            return self._find(img)
+        if isinstance(boxes, np.ndarray) and boxes.ndim == 1:
+            raise InputError("boxes must be a list of [x0, y0, x1, y1] boxes (an (F, 4) array), got one flat array")
+        checked = [check_box(b, img.shape) for b in boxes]
+        if not checked:
+            return []
+        faces = [self._face(*r) for r in self._infer(img, checked)]
+        return [f for f in faces if f.score >= self.score_threshold]
+
+    def _find(self, img: np.ndarray) -> list[Face]:
+        if self.detector is not None:
+            boxes = [check_box(b, img.shape) for b in self.detector(img)]
+            if not boxes:
+                return []
+            faces = [self._face(*r) for r in self._refine(img, boxes, 2)]
+        else:
+            h, w = img.shape[:2]
+            side = max(w, h) / self.bundle.input.enlarge
+            whole = np.array([w / 2 - side / 2, h / 2 - side / 2, w / 2 + side / 2, h / 2 + side / 2], np.float32)
+            faces = [self._face(*self._refine(img, [whole], 3)[0])]
+        return [f for f in faces if f.score >= self.score_threshold]
+
+    # -- video -----------------------------------------------------------------------------
+    def reset_track(self) -> None:
+        with self._track_lock:
+            self._track = None
+
+    def track(self, frame, timestamp: float | None = None) -> list[Face]:
+        """Follow one face through a video: each frame is framed from the previous frame's
+        landmarks (no detection per frame); when the score drops under ``score_threshold`` the
+        face is found again in the same frame. Results are smoothed with the One Euro filter
+        (``smoothing``). ``timestamp`` in seconds (default: 30 frames per second)."""
+        img = load_image(frame, self.color)
+        with self._track_lock:
+            st = self._track
+            face = None
+            if st is not None:
+                r = self._infer(img, [st["box"]])[0]
+                face = self._face(*r)
+                if face.score < self.score_threshold:
+                    face = None
+            if face is None:
+                found = self._find(img)
+                if not found:
+                    self._track = None
+                    return []
+                face = max(found, key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))
+                st = self._track = {"filters": None, "t": None}
+            t = timestamp if timestamp is not None else (st["t"] + 1 / 30 if st["t"] is not None else 0.0)
+            dt = t - st["t"] if st["t"] is not None else 0.0
+            st["t"], st["box"] = t, face.box
+            return [self._smooth(face, st, dt)] if self._smoothing else [face]
+
+    def _smooth(self, face: Face, st: dict, dt: float) -> Face:
+        if st["filters"] is None:
+            st["filters"] = {k: OneEuroFilter(self._smoothing) for k in ("lm", "lm3d", "angles", "t", "box")}
+        f = st["filters"]
+        size = float(max(face.box[2] - face.box[0], face.box[3] - face.box[1]))
+        lm = f["lm"](face.landmarks, dt, size)
+        lm3d = f["lm3d"](face.landmarks_3d, dt, 150.0)
+        yaw, pitch, roll = f["angles"](np.array([face.pose.yaw, face.pose.pitch, face.pose.roll]), dt, 57.3)
+        trans = f["t"](face.pose.translation, dt, 150.0)
+        box = f["box"](face.box, dt, size)
+        pose = Pose(float(yaw), float(pitch), float(roll), rotation_from_euler(yaw, pitch, roll), trans.astype(np.float32))
+        return Face(box.astype(np.float32), lm.astype(np.float32), lm3d.astype(np.float32), face.visibility, pose,
+                    face.focal_length, face.camera_center, face.score, face.layout)
+
+
+def rotation_from_euler(yaw: float, pitch: float, roll: float) -> np.ndarray:
+    """R = Ry(yaw) @ Rx(pitch) @ Rz(roll), degrees, camera axes (inverse of ``euler_yaw_pitch_roll``)."""
+    y, p, r = np.deg2rad([yaw, pitch, roll])
+    ry = np.array([[np.cos(y), 0, np.sin(y)], [0, 1, 0], [-np.sin(y), 0, np.cos(y)]])
+    rx = np.array([[1, 0, 0], [0, np.cos(p), -np.sin(p)], [0, np.sin(p), np.cos(p)]])
+    rz = np.array([[np.cos(r), -np.sin(r), 0], [np.sin(r), np.cos(r), 0], [0, 0, 1]])
+    return (ry @ rx @ rz).astype(np.float32)
+
+
+def _pick(d: Decoded, i: int) -> Decoded:
+    return Decoded(*(getattr(d, k)[i:i + 1] for k in Decoded.__dataclass_fields__))
+
+
+__all__ = ["Runtime", "Face", "Pose"]

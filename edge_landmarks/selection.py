@@ -1,0 +1,128 @@
+"""Automatic backend choice: time every installed backend and precision of a bundle on this
+device, keep those whose export-time accuracy is within tolerance, pick the fastest, and cache
+the choice keyed by the device (CPU model and flags, core count, backend versions, bundle).
+
+int8 is not always faster (older Arm cores without dot-product instructions, OpenVINO on Arm),
+which is why the choice is measured rather than assumed.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .backends import available_backends, get_backend
+from .bundle import Bundle, user_cache_dir
+
+ACCURACY_TOLERANCE = 1.05  # a model's NME may be at most this times its backend's fp32 NME
+
+
+@dataclass(frozen=True)
+class Timing:
+    backend: str
+    precision: str
+    median_ms: float
+    p90_ms: float
+    runs: int
+    accepted: bool
+    note: str = ""
+
+
+def _cpu_identity() -> dict:
+    model, flags = platform.processor(), ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                key = key.strip().lower()
+                if key in ("model name", "hardware", "cpu part") and not model:
+                    model = value.strip()
+                elif key == "model name":
+                    model = value.strip()
+                elif key in ("flags", "features") and not flags:
+                    flags = value.strip()
+    except OSError:
+        pass
+    return {"model": model, "flags": hashlib.sha256(flags.encode()).hexdigest()[:16], "machine": platform.machine()}
+
+
+def device_key(bundle: Bundle, threads: int) -> dict:
+    versions = {}
+    for name in available_backends():
+        versions[name] = get_backend(name).version()
+    return {"cpu": _cpu_identity(), "cores": os.cpu_count(), "threads": threads, "backends": versions, "bundle": bundle.digest}
+
+
+def accepted(bundle: Bundle, backend: str, precision: str) -> tuple[bool, str]:
+    """Whether the export-time accuracy of a model is within tolerance of its fp32 sibling."""
+    entry = bundle.entry(backend, precision)
+    ref = bundle.entries(backend, "fp32")
+    nme, ref_nme = entry.accuracy.get("nme_mean"), ref[0].accuracy.get("nme_mean") if ref else None
+    if nme is None or ref_nme is None or precision == "fp32":
+        return True, ""
+    ok = nme <= ACCURACY_TOLERANCE * ref_nme
+    return ok, "" if ok else f"NME {100 * nme:.2f} % > {ACCURACY_TOLERANCE} x fp32 {100 * ref_nme:.2f} %"
+
+
+def time_model(runner, size: int, budget_s: float = 0.3, warmup: int = 5, max_runs: int = 200) -> tuple[float, float, int]:
+    """(median ms, p90 ms, runs) of ``runner.run`` on one face input, within about ``budget_s``."""
+    x = np.random.default_rng(0).standard_normal((1, 3, size, size)).astype(np.float32)
+    for _ in range(warmup):
+        runner.run(x)
+    times = []
+    t_end = time.perf_counter() + budget_s
+    while len(times) < max_runs and (len(times) < 10 or time.perf_counter() < t_end):
+        t = time.perf_counter()
+        runner.run(x)
+        times.append(time.perf_counter() - t)
+    ms = np.asarray(times) * 1e3
+    return float(np.median(ms)), float(np.percentile(ms, 90)), len(ms)
+
+
+def measure(bundle: Bundle, threads: int, budget_s: float = 0.3) -> list[Timing]:
+    """Time every installed backend x precision of the bundle (about ``budget_s`` each)."""
+    rows = []
+    installed = set(available_backends())
+    for entry in bundle.models:
+        if entry.backend not in installed:
+            continue
+        ok, note = accepted(bundle, entry.backend, entry.precision)
+        runner = get_backend(entry.backend)(entry.path, threads)
+        med, p90, n = time_model(runner, bundle.input.size, budget_s)
+        rows.append(Timing(entry.backend, entry.precision, med, p90, n, ok, note))
+    return rows
+
+
+def choose(bundle: Bundle, threads: int, use_cache: bool = True) -> tuple[str, str, list[Timing]]:
+    """(backend, precision, timing table): from the cache when the device key matches, else measured."""
+    key = device_key(bundle, threads)
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
+    path = user_cache_dir() / "choices" / f"{digest}.json"
+    if use_cache and path.is_file():
+        try:
+            c = json.loads(path.read_text())
+            return c["backend"], c["precision"], [Timing(**t) for t in c["table"]]
+        except (ValueError, KeyError, TypeError):
+            pass  # a damaged cache entry is measured again
+    table = measure(bundle, threads)
+    ok = [t for t in table if t.accepted]
+    if not ok:
+        from .errors import BackendUnavailableError
+
+        raise BackendUnavailableError("no inference backend for this bundle is installed: "
+                                      "pip install 'edge-landmarks[onnx]' (or [openvino], [tflite], [all])")
+    best = min(ok, key=lambda t: t.median_ms)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text(json.dumps({"key": key, "backend": best.backend, "precision": best.precision,
+                                   "table": [asdict(t) for t in table]}, indent=1))
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only cache only costs a new measurement next time
+    return best.backend, best.precision, table

@@ -1,0 +1,314 @@
+"""Distillation of the teacher into the edge student (``edge-landmarks distill``).
+
+Targets per training face: the ground-truth 68 points (2D), and the teacher's outputs on the
+dense canonical mesh (every vertex; its wflw98 layout is a subset): 3D canonical positions and
+2D image positions. The teacher runs once per training image on its own framing; augmentation
+(similarity jitter, flips, loose framings for the no-box localiser, photometric changes) maps
+its 2D outputs with the same affine as the image, and its canonical 3D outputs are invariant
+to it (mirrored under a flip). Crops without a face teach the face score.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+from tqdm import tqdm
+
+from edge_landmarks.canonical import CanonicalFace
+from edge_landmarks.data import FaceSample, load_ytf68
+from edge_landmarks.data.split import train_val
+from edge_landmarks.geometry import apply_affine, box_to_input_affine, tight_box
+from edge_landmarks.metrics import landmark_report, nme_per_face
+
+from . import losses
+from .augment import AugmentConfig, photometric, to_tensor_layout
+from .checkpoint import canonical_to_dict, load_checkpoint
+from .config import DistillConfig, StudentConfig
+from .models.student import Student
+from .predict import TeacherPredictor
+from .train import DEFAULT_DATA, prefetch
+
+STUDENT_VERSION = 1
+
+
+def teacher_targets(teacher_path: Path, samples: list[FaceSample], images: list[np.ndarray], cache_dir: Path) -> dict:
+    """The teacher's dense outputs on each face (its own framing from the tight box), cached
+    on disk keyed by the teacher file and the sample list: ``canonical`` (F, V, 3) mm and
+    ``landmarks`` (F, V, 2) image pixels, float16."""
+    key = hashlib.sha256(Path(teacher_path).read_bytes() + "|".join(s.name for s in samples).encode()).hexdigest()[:16]
+    cache = Path(cache_dir) / f"teacher_targets_{key}.npz"
+    if cache.is_file():
+        with np.load(cache) as z:
+            return {k: z[k] for k in z.files}
+    model, face, _ = load_checkpoint(teacher_path)
+    pred = TeacherPredictor(model, face)
+    pred.set_layout(np.arange(len(face.vertices)))
+    can, lms = [], []
+    for i in tqdm(range(0, len(samples), 32), desc="teacher targets", mininterval=5):
+        out = pred.predict(images[i:i + 32], [tight_box(s.landmarks) for s in samples[i:i + 32]])
+        can.append(out.canonical.astype(np.float16))
+        lms.append(out.landmarks.astype(np.float16))
+    res = {"canonical": np.concatenate(can), "landmarks": np.concatenate(lms)}
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(cache, **res)
+    return res
+
+
+class DistillDataset(Dataset):
+    """Augmented student inputs with ground-truth and teacher targets, in input pixels.
+
+    Yields ``image`` (3, S, S), ``gt`` (68, 2), ``teacher_2d`` (V, 2), ``teacher_3d`` (V, 3),
+    ``face`` (1 for a face crop, 0 for a crop without a face)."""
+
+    def __init__(self, samples, images, targets: dict, face: CanonicalFace, cfg: DistillConfig, flip_perm: np.ndarray):
+        self.samples, self.images, self.targets = samples, images, targets
+        self.mirror = np.asarray(face.mirror, dtype=np.int64)
+        self.flip_perm = np.asarray(flip_perm)
+        self.cfg, self.spec = cfg, cfg.student.input
+        self.aug = AugmentConfig(occluder_prob=0.3)
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def framing(self, rng: np.random.Generator) -> tuple[dict, bool]:
+        cfg = self.cfg
+        u = rng.random()
+        if u < cfg.negative_prob:
+            ang = rng.uniform(0, 2 * np.pi)
+            far = rng.uniform(1.3, 2.0)
+            if rng.random() < 0.5:
+                return {"shift": (far * np.cos(ang), far * np.sin(ang)), "scale": rng.uniform(0.8, 1.5)}, False
+            return {"shift": tuple(rng.uniform(-0.3, 0.3, 2)), "scale": rng.uniform(0.15, 0.3)}, False
+        rot = rng.uniform(-cfg.max_rotation, cfg.max_rotation) if rng.random() < 0.6 else rng.normal(0, 5)
+        if u < cfg.negative_prob + cfg.loose_prob:
+            return {"shift": tuple(rng.uniform(-0.35, 0.35, 2)), "scale": float(np.exp(rng.uniform(np.log(1.3), np.log(2.6)))),
+                    "rotation_deg": 0.5 * rot}, True
+        return {"shift": tuple(rng.uniform(-0.1, 0.1, 2)), "scale": float(np.exp(rng.uniform(np.log(0.85), np.log(1.2)))),
+                "rotation_deg": rot}, True
+
+    def __getitem__(self, i: int) -> dict:
+        cv2.setNumThreads(1)
+        rng = np.random.default_rng([self.cfg.seed, self.epoch, i])
+        s = self.samples[i]
+        jitter, is_face = self.framing(rng)
+        flip = bool(rng.random() < 0.5)
+        m = box_to_input_affine(tight_box(s.landmarks), self.spec.size, self.spec.enlarge, flip=flip, **jitter)
+        border = cv2.BORDER_REPLICATE if rng.random() < 0.5 else cv2.BORDER_CONSTANT
+        img = cv2.warpAffine(self.images[i], m, (self.spec.size, self.spec.size), flags=cv2.INTER_LINEAR, borderMode=border)
+        if not is_face and rng.random() < 0.3:
+            img = np.full_like(img, rng.integers(0, 256, 3).astype(np.uint8)) if rng.random() < 0.5 else \
+                rng.integers(0, 256, img.shape).astype(np.uint8)
+        img = photometric(img, rng, self.aug)
+        gt = apply_affine(m, s.landmarks)
+        t2d = apply_affine(m, self.targets["landmarks"][i].astype(np.float32))
+        t3d = self.targets["canonical"][i].astype(np.float32)
+        if flip:
+            gt, t2d = gt[self.flip_perm], t2d[self.mirror]
+            t3d = t3d[self.mirror] * np.array([-1.0, 1.0, 1.0], np.float32)
+        return {
+            "image": torch.from_numpy(to_tensor_layout(img, self.spec.mean, self.spec.std)),
+            "gt": torch.from_numpy(gt.astype(np.float32)),
+            "teacher_2d": torch.from_numpy(t2d.astype(np.float32)),
+            "teacher_3d": torch.from_numpy(t3d),
+            "face": torch.tensor(float(is_face)),
+        }
+
+
+def init_student(cfg: StudentConfig, face: CanonicalFace, teacher_canonical: np.ndarray) -> Student:
+    """A student whose dense basis starts as the principal components of the teacher's
+    canonical shapes (unit-variance coefficients) and whose layout rows start from the dense rows."""
+    x = teacher_canonical.astype(np.float64).reshape(len(teacher_canonical), -1)
+    mean = x.mean(0)
+    _, sv, vt = np.linalg.svd(x - mean, full_matrices=False)
+    k = cfg.num_coeffs
+    basis = (vt[:k] * (sv[:k, None] / math.sqrt(len(x)))).reshape(k, -1, 3)
+    ids = {n: torch.as_tensor(face.layout_vertices(n), dtype=torch.long) for n in face.layouts}
+    model = Student(cfg, torch.as_tensor(mean.reshape(-1, 3), dtype=torch.float32), ids)
+    with torch.no_grad():
+        model.dense_basis.copy_(torch.as_tensor(basis, dtype=torch.float32))
+        for n, i in ids.items():
+            model.layout_basis[n].copy_(model.dense_basis[:, i])
+    return model
+
+
+def compute_loss(model: Student, batch: dict, face_t: dict, cfg: DistillConfig, gen: torch.Generator) -> tuple[torch.Tensor, dict]:
+    v = face_t["normals"].shape[0]
+    dense_ids = torch.randperm(v, generator=gen)[: cfg.dense_points]
+    wflw = face_t["wflw98"]
+    sets = {
+        "ibug68": (*model.layout_rows("ibug68"), face_t["normals"][face_t["ibug68"]]),
+        "wflw98": (*model.layout_rows("wflw98"), face_t["normals"][wflw]),
+        "dense": (*model.dense_rows(dense_ids), face_t["normals"][dense_ids]),
+    }
+    out = model(batch["image"], sets)
+    pos = batch["face"] > 0.5
+    zero = batch["image"].new_zeros(())
+    scale3d = 10.0
+
+    def masked(x):
+        return x[pos] if pos.any() else None
+
+    parts = {"score": torch.nn.functional.binary_cross_entropy_with_logits(out["ibug68"]["score_logit"], batch["face"])}
+    if pos.any():
+        ib, wf, de = out["ibug68"], out["wflw98"], out["dense"]
+        parts["landmarks"] = losses.wing_loss(masked(ib["landmarks"]), masked(batch["gt"]))
+        t2d, t3d = batch["teacher_2d"], batch["teacher_3d"]
+        parts["teacher_2d"] = 0.5 * (
+            (masked(de["landmarks"]) - masked(t2d[:, dense_ids])).norm(dim=-1).mean()
+            + (masked(wf["landmarks"]) - masked(t2d[:, wflw])).norm(dim=-1).mean())
+        parts["teacher_3d"] = ((masked(de["canonical"]) - masked(t3d[:, dense_ids])).abs().mean()
+                               + (masked(wf["canonical"]) - masked(t3d[:, wflw])).abs().mean()
+                               + (masked(ib["canonical"]) - masked(t3d[:, face_t["ibug68"]])).abs().mean()) / scale3d
+        parts["focal"] = losses.focal_prior(ib["log_focal"])
+    else:
+        parts.update(landmarks=zero, teacher_2d=zero, teacher_3d=zero, focal=zero)
+    w = {"landmarks": cfg.w_landmarks, "teacher_2d": cfg.w_teacher_2d, "teacher_3d": cfg.w_teacher_3d,
+         "score": cfg.w_score, "focal": cfg.w_focal_prior}
+    total = sum(w[k] * parts[k] for k in w)
+    return total, {k: float(v.detach()) for k, v in parts.items()}
+
+
+@torch.no_grad()
+def predict_landmarks(model: Student, face_t: dict, images: list[np.ndarray], boxes: list[np.ndarray], layout: str = "ibug68") -> np.ndarray:
+    """Student landmarks (F, N, 2) in image pixels, each face framed from its box as the runtime does."""
+    from edge_landmarks.geometry import invert_affine, warp_to_input
+
+    spec = model.cfg.input
+    xs, ms = [], []
+    for img, b in zip(images, boxes):
+        m = box_to_input_affine(b, spec.size, spec.enlarge)
+        xs.append(to_tensor_layout(warp_to_input(img, m, spec.size), spec.mean, spec.std))
+        ms.append(m)
+    model.eval()
+    rows = (*model.layout_rows(layout), face_t["normals"][face_t[layout]])
+    lm = []
+    for i in range(0, len(xs), 128):
+        lm.append(model(torch.as_tensor(np.stack(xs[i:i + 128])), {"x": rows})["x"]["landmarks"].numpy())
+    lm = np.concatenate(lm)
+    return np.stack([apply_affine(invert_affine(m), p) for m, p in zip(ms, lm)]).astype(np.float32)
+
+
+def save_student(path: Path, model: Student, face: CanonicalFace, **state) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save({"version": STUDENT_VERSION, "kind": "student", "config": model.cfg, "model": model.state_dict(),
+                "canonical": canonical_to_dict(face), **state}, tmp)
+    tmp.replace(path)
+
+
+def load_student(path: str | Path) -> tuple[Student, CanonicalFace, dict]:
+    """(student in eval mode with its EMA weights, canonical face, checkpoint dict)."""
+    from edge_landmarks.errors import BundleError
+
+    path = Path(path)
+    if not path.is_file():
+        raise BundleError(f"student checkpoint {path} not found")
+    ck = torch.load(path, map_location="cpu", weights_only=False)
+    if not isinstance(ck, dict) or ck.get("kind") != "student" or ck.get("version") != STUDENT_VERSION:
+        raise BundleError(f"{path} is not a version-{STUDENT_VERSION} student checkpoint")
+    c = ck["canonical"]
+    face = CanonicalFace(np.asarray(c["vertices"]), np.asarray(c["triangles"]), np.asarray(c["normals"]),
+                         np.asarray(c["mirror"]), {k: np.asarray(v) for k, v in c["layouts"].items()})
+    cfg = ck["config"]
+    cfg = cfg if isinstance(cfg, StudentConfig) else StudentConfig.from_dict(cfg)
+    weights = ck.get("ema") or ck["model"]
+    ids = {n: torch.as_tensor(face.layout_vertices(n), dtype=torch.long) for n in face.layouts}
+    model = Student(cfg, torch.zeros(len(face.vertices), 3), ids)
+    model.load_state_dict({k: v.float() for k, v in weights.items()})
+    return model.eval(), face, ck
+
+
+def face_tensors(face: CanonicalFace) -> dict:
+    d = {n: torch.as_tensor(face.layout_vertices(n), dtype=torch.long) for n in face.layouts}
+    d["normals"] = torch.as_tensor(face.normals, dtype=torch.float32)
+    return d
+
+
+def distill(cfg: DistillConfig, out_dir: str | Path, data: str | Path = DEFAULT_DATA, resume: bool = True,
+            limit: int | None = None) -> dict:
+    """Train a student; writes ``last.pt``, ``best.pt`` (EMA weights), ``history.jsonl``, ``config.json``."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    teacher = Path(cfg.teacher)
+    if not teacher.is_absolute() and not teacher.is_file():
+        teacher = Path(__file__).resolve().parents[1] / teacher
+    _, face, _ = load_checkpoint(teacher)
+    train_s, val_s = train_val(load_ytf68(data))
+    if limit:
+        train_s, val_s = train_s[:limit], val_s[: max(8, limit // 4)]
+    train_images = [s.load_image() for s in train_s]
+    val_images = [s.load_image() for s in val_s]
+    targets = teacher_targets(teacher, train_s, train_images, out_dir)
+    ds = DistillDataset(train_s, train_images, targets, face, cfg, face.flip_permutation("ibug68"))
+    model = init_student(cfg.student, face, targets["canonical"])
+    face_t = face_tensors(face)
+    ema = torch.optim.swa_utils.AveragedModel(model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    steps = math.ceil(len(ds) / cfg.batch_size)
+    total, warm = cfg.epochs * steps, int(cfg.warmup_epochs * steps)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / max(1, warm)) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / total))))
+    start, best = 0, float("inf")
+    last = out_dir / "last.pt"
+    if resume and last.is_file():
+        ck = torch.load(last, map_location="cpu", weights_only=False)
+        model.load_state_dict(ck["model"])
+        ema.module.load_state_dict(ck["ema"])
+        ema.n_averaged.fill_(ck["ema_n"])
+        opt.load_state_dict(ck["optimizer"])
+        sched.load_state_dict(ck["scheduler"])
+        start, best = ck["epoch"] + 1, ck["best"]
+        print(f"resumed from {last} at epoch {start}")
+    (out_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+    gen = torch.Generator().manual_seed(cfg.seed)
+    gt_val = np.stack([s.landmarks for s in val_s])
+    boxes_val = [tight_box(s.landmarks) for s in val_s]
+    summary: dict = {}
+    for epoch in range(start, cfg.epochs):
+        model.train()
+        ds.set_epoch(epoch)
+        loader = prefetch(DataLoader(ds, batch_size=cfg.batch_size, shuffle=True, drop_last=len(ds) > cfg.batch_size,
+                                     generator=torch.Generator().manual_seed(cfg.seed * 1000 + epoch)))
+        t0 = time.time()
+        run: dict = {}
+        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False, mininterval=5)
+        for batch in bar:
+            loss, parts = compute_loss(model, batch, face_t, cfg, gen)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            opt.step()
+            sched.step()
+            ema.update_parameters(model)
+            for k, v in parts.items():
+                run[k] = run.get(k, 0.0) + v / len(loader)
+            bar.set_postfix(loss=f"{float(loss.detach()):.3f}")
+        pred = predict_landmarks(ema.module, face_t, val_images, boxes_val)
+        rep = landmark_report(nme_per_face(pred, gt_val), [s.name for s in val_s]).to_dict()
+        rep.pop("per_face")
+        summary = {"epoch": epoch + 1, "time_s": round(time.time() - t0, 1), "lr": sched.get_last_lr()[0], "train": run, "val": rep}
+        with open(out_dir / "history.jsonl", "a") as f:
+            f.write(json.dumps(summary) + "\n")
+        print(f"epoch {epoch + 1}/{cfg.epochs} {summary['time_s']}s loss {run['landmarks']:.3f} "
+              f"val NME {100 * rep['nme_mean']:.2f} % (median {100 * rep['nme_median']:.2f}, FR@10 {100 * rep['fr10']:.2f} %)", flush=True)
+        state = {"ema": ema.module.state_dict(), "ema_n": int(ema.n_averaged), "optimizer": opt.state_dict(),
+                 "scheduler": sched.state_dict(), "epoch": epoch, "best": min(best, rep["nme_mean"]), "val": rep,
+                 "distill_config": cfg.to_dict()}
+        save_student(last, model, face, **state)
+        if rep["nme_mean"] < best:
+            best = rep["nme_mean"]
+            save_student(out_dir / "best.pt", model, face, **state)
+    return summary

@@ -1,0 +1,111 @@
+"""The edge student: a depthwise-separable CNN to a feature vector (the part that is exported
+and quantized), then a linear head and linear shape bases that stay in float in the runtime
+(``edge_landmarks/decode.py`` is the numpy twin of ``Student.decode``).
+
+Deployed form: one network on a face crop that the runtime resamples from the full-resolution
+image with cv2.warpAffine; without a box, the runtime starts from the whole frame and re-frames
+from the network's own landmarks (the model is its own localiser), and in video each frame is
+framed from the previous landmarks.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from ..config import StudentConfig
+from .camera import facing_camera, project, rotation_from_6d, to_camera
+from .layers import conv_bn_act
+
+POSE_FIELDS = 11  # rot6d (6), centre xy (2), log depth, log focal, score logit
+
+
+class InvertedResidual(nn.Module):
+    """MobileNetV2 block: 1x1 expand, 3x3 depthwise, 1x1 project; residual when shapes match.
+    Only Conv/BN/ReLU/Add, which ONNX Runtime, OpenVINO and TFLite all run fast in int8."""
+
+    def __init__(self, cin: int, cout: int, stride: int, expand: int):
+        super().__init__()
+        mid = cin * expand
+        layers = [conv_bn_act(cin, mid, 1)] if expand != 1 else []
+        layers += [conv_bn_act(mid, mid, 3, stride, groups=mid), conv_bn_act(mid, cout, 1, act=False)]
+        self.body = nn.Sequential(*layers)
+        self.residual = stride == 1 and cin == cout
+
+    def forward(self, x):
+        y = self.body(x)
+        return x + y if self.residual else y
+
+
+class StudentBackbone(nn.Module):
+    """image (B, 3, S, S) normalised RGB -> features (B, F), post-ReLU. This is what gets exported."""
+
+    def __init__(self, cfg: StudentConfig):
+        super().__init__()
+        stem = cfg.stages[0][0]
+        layers: list[nn.Module] = [conv_bn_act(3, stem, 3, 2)]
+        cin, size = stem, (cfg.input.size + 1) // 2
+        for cout, n, stride, expand in cfg.stages:
+            for k in range(n):
+                s = stride if k == 0 else 1
+                layers.append(InvertedResidual(cin, cout, s, expand))
+                cin = cout
+                size = (size + s - 1) // s
+        layers.append(conv_bn_act(cin, cfg.reduce, 1))
+        self.features = nn.Sequential(*layers)
+        self.fc = nn.Sequential(nn.Flatten(), nn.Linear(cfg.reduce * size * size, cfg.features), nn.ReLU())
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.features(image))
+
+
+class Student(nn.Module):
+    """Backbone + float head. ``forward(image, point_sets)`` decodes each named set of points.
+
+    ``point_sets`` maps a name to ``(mean (N, 3), basis (K, N, 3), normals (N, 3))`` tensors,
+    e.g. from ``layout_rows`` or ``dense_rows`` (both trainable)."""
+
+    def __init__(self, cfg: StudentConfig, dense_mean: torch.Tensor, layout_ids: dict[str, torch.Tensor]):
+        super().__init__()
+        self.cfg = cfg
+        self.backbone = StudentBackbone(cfg)
+        k = cfg.num_coeffs
+        self.head = nn.Linear(cfg.features, k + POSE_FIELDS)
+        nn.init.normal_(self.head.weight, std=1e-3)
+        with torch.no_grad():
+            self.head.bias.zero_()
+            self.head.bias[k:k + 6] = torch.tensor([1.0, 0, 0, 0, 1.0, 0])
+        v = dense_mean.shape[0]
+        self.dense_mean = nn.Parameter(dense_mean.clone().float())
+        self.dense_basis = nn.Parameter(torch.randn(k, v, 3) * 0.1)
+        self.layout_mean = nn.ParameterDict({n: nn.Parameter(dense_mean[ids].clone().float()) for n, ids in layout_ids.items()})
+        self.layout_basis = nn.ParameterDict({n: nn.Parameter(self.dense_basis.data[:, ids].clone()) for n, ids in layout_ids.items()})
+
+    def layout_rows(self, name: str) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.layout_mean[name], self.layout_basis[name]
+
+    def dense_rows(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.dense_mean[ids], self.dense_basis[:, ids]
+
+    def decode(self, features: torch.Tensor, mean: torch.Tensor, basis: torch.Tensor, normals: torch.Tensor) -> dict:
+        cfg = self.cfg
+        raw = self.head(features)
+        k = cfg.num_coeffs
+        coeffs, pose = raw[:, :k], raw[:, k:]
+        canonical = mean[None] + torch.einsum("bk,knd->bnd", coeffs, basis)
+        rotation = rotation_from_6d(pose[:, :6])
+        s = cfg.input.size
+        focal = cfg.focal0 * s * pose[:, 9].exp()
+        tz = cfg.depth0 * pose[:, 8].exp()
+        txy = pose[:, 6:8] * (s / 2) * (tz / focal)[:, None]
+        translation = torch.cat([txy, tz[:, None]], dim=-1)
+        cam = to_camera(canonical, rotation, translation)
+        return {
+            "landmarks": project(cam, focal, (s - 1) / 2),
+            "canonical": canonical, "camera": cam, "rotation": rotation, "translation": translation,
+            "focal": focal, "visibility": facing_camera(normals, rotation, cam), "score_logit": pose[:, 10],
+            "coeffs": coeffs, "log_focal": pose[:, 9],
+        }
+
+    def forward(self, image: torch.Tensor, point_sets: dict[str, tuple]) -> dict[str, dict]:
+        f = self.backbone(image)
+        return {name: self.decode(f, *rows) for name, rows in point_sets.items()}
