@@ -43,12 +43,18 @@ def user_cache_dir() -> Path:
 @dataclass(frozen=True)
 class ModelEntry:
     """One exported network: ``backend`` (runtime registry name), ``precision`` (fp32/fp16/int8),
-    ``path`` of its main file, and the accuracy measured at export (may be empty)."""
+    ``path`` of its main file, the accuracy measured at export (may be empty), and all its
+    ``files`` (e.g. OpenVINO's .xml and .bin)."""
 
     backend: str
     precision: str
     path: Path
     accuracy: dict
+    files: tuple[Path, ...] = ()
+
+    @property
+    def size_bytes(self) -> int:
+        return sum(p.stat().st_size for p in self.files)
 
 
 @dataclass(frozen=True)
@@ -72,8 +78,8 @@ class Bundle:
         with np.load(root / manifest["tail"]) as z:
             self.tail = Tail.from_arrays(z)
         self.face = CanonicalFace.load(root / manifest["canonical"])
-        self.models = [ModelEntry(m["backend"], m["precision"], root / m["files"][0]["path"], m.get("accuracy", {}))
-                       for m in manifest["models"]]
+        self.models = [ModelEntry(m["backend"], m["precision"], root / m["files"][0]["path"], m.get("accuracy", {}),
+                                  tuple(root / f["path"] for f in m["files"])) for m in manifest["models"]]
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> "Bundle":

@@ -207,7 +207,7 @@ def save_student(path: Path, model: Student, face: CanonicalFace, **state) -> No
 
 
 def load_student(path: str | Path) -> tuple[Student, CanonicalFace, dict]:
-    """(student in eval mode with its EMA weights, canonical face, checkpoint dict)."""
+    """(student in eval mode with its validated-best weights, EMA or live, canonical face, checkpoint dict)."""
     from edge_landmarks.errors import BundleError
 
     path = Path(path)
@@ -221,11 +221,26 @@ def load_student(path: str | Path) -> tuple[Student, CanonicalFace, dict]:
                          np.asarray(c["mirror"]), {k: np.asarray(v) for k, v in c["layouts"].items()})
     cfg = ck["config"]
     cfg = cfg if isinstance(cfg, StudentConfig) else StudentConfig.from_dict(cfg)
-    weights = ck.get("ema") or ck["model"]
+    weights = ck[ck.get("best_weights", "ema" if "ema" in ck else "model")]
     ids = {n: torch.as_tensor(face.layout_vertices(n), dtype=torch.long) for n in face.layouts}
     model = Student(cfg, torch.zeros(len(face.vertices), 3), ids)
     model.load_state_dict({k: v.float() for k, v in weights.items()})
     return model.eval(), face, ck
+
+
+def release_student(src: str | Path, dst: str | Path, weights: str | None = None) -> Path:
+    """Strip a distillation checkpoint to the shipped student: one set of weights (``weights``:
+    "model" or "ema"; default the validated-better one), config, canonical face, validation."""
+    ck = torch.load(src, map_location="cpu", weights_only=False)
+    w = weights or ck.get("best_weights", "ema")
+    slim = {k: ck[k] for k in ("version", "kind", "config", "canonical", "epoch", "distill_config") if k in ck}
+    slim["val"] = ck.get("val") if w == ck.get("best_weights") else None
+    slim["model"] = {k: (v.half() if v.is_floating_point() and v.numel() > 10000 else v) for k, v in ck[w].items()}
+    slim["best_weights"] = "model"
+    dst = Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(slim, dst)
+    return dst
 
 
 def face_tensors(face: CanonicalFace) -> dict:
@@ -296,17 +311,24 @@ def distill(cfg: DistillConfig, out_dir: str | Path, data: str | Path = DEFAULT_
             for k, v in parts.items():
                 run[k] = run.get(k, 0.0) + v / len(loader)
             bar.set_postfix(loss=f"{float(loss.detach()):.3f}")
-        pred = predict_landmarks(ema.module, face_t, val_images, boxes_val)
-        rep = landmark_report(nme_per_face(pred, gt_val), [s.name for s in val_s]).to_dict()
-        rep.pop("per_face")
-        summary = {"epoch": epoch + 1, "time_s": round(time.time() - t0, 1), "lr": sched.get_last_lr()[0], "train": run, "val": rep}
+        # Both weights are validated: averaged weights with averaged BatchNorm statistics can
+        # trail the live model badly on this depthwise network, so the better one is kept.
+        reps = {}
+        for name, net in (("model", model), ("ema", ema.module)):
+            pred = predict_landmarks(net, face_t, val_images, boxes_val)
+            reps[name] = landmark_report(nme_per_face(pred, gt_val), [s.name for s in val_s]).to_dict()
+            reps[name].pop("per_face")
+        weights = min(reps, key=lambda k: reps[k]["nme_mean"])
+        rep = reps[weights]
+        summary = {"epoch": epoch + 1, "time_s": round(time.time() - t0, 1), "lr": sched.get_last_lr()[0], "train": run,
+                   "val": rep, "val_weights": weights, "val_other": reps["ema" if weights == "model" else "model"]}
         with open(out_dir / "history.jsonl", "a") as f:
             f.write(json.dumps(summary) + "\n")
-        print(f"epoch {epoch + 1}/{cfg.epochs} {summary['time_s']}s loss {run['landmarks']:.3f} "
-              f"val NME {100 * rep['nme_mean']:.2f} % (median {100 * rep['nme_median']:.2f}, FR@10 {100 * rep['fr10']:.2f} %)", flush=True)
+        print(f"epoch {epoch + 1}/{cfg.epochs} {summary['time_s']}s loss {run['landmarks']:.3f} val NME ({weights} weights) "
+              f"{100 * rep['nme_mean']:.2f} % (median {100 * rep['nme_median']:.2f}, FR@10 {100 * rep['fr10']:.2f} %)", flush=True)
         state = {"ema": ema.module.state_dict(), "ema_n": int(ema.n_averaged), "optimizer": opt.state_dict(),
                  "scheduler": sched.state_dict(), "epoch": epoch, "best": min(best, rep["nme_mean"]), "val": rep,
-                 "distill_config": cfg.to_dict()}
+                 "best_weights": weights, "distill_config": cfg.to_dict()}
         save_student(last, model, face, **state)
         if rep["nme_mean"] < best:
             best = rep["nme_mean"]

@@ -1,0 +1,91 @@
+"""The bundle shipped in the package: verified, small, accurate on real faces on every backend,
+and its localiser and face score behave (uses ../shared/data/ytf68)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from edge_landmarks import Runtime
+from edge_landmarks.bundle import DEFAULT_BUNDLE, Bundle
+from edge_landmarks.data import load_ytf68
+from edge_landmarks.data.split import train_val
+from edge_landmarks.geometry import tight_box
+from edge_landmarks.metrics import nme_per_face
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("EDGE_LANDMARKS_CACHE", str(tmp_path / "cache"))
+
+
+@pytest.fixture(scope="module")
+def val_faces(ytf68_dir):
+    _, val = train_val(load_ytf68(ytf68_dir))
+    return val[::14][:30]
+
+
+def test_default_bundle_is_complete_and_small():
+    b = Bundle.load()
+    assert {(m.backend, m.precision) for m in b.models} == {
+        (k, p) for k in ("onnxruntime", "openvino", "tflite") for p in ("fp32", "int8")}
+    total = sum(p.stat().st_size for p in DEFAULT_BUNDLE.iterdir())
+    assert total < 8 * 2**20
+    for m in b.entries(precision="int8"):
+        assert len(m.files) >= 1 and m.size_bytes < 2**20, m.backend
+    manifest = json.loads((DEFAULT_BUNDLE / "manifest.json").read_text())
+    assert manifest["command"].startswith("edge-landmarks export") and "research use only" in manifest["licence"]
+    for m in manifest["models"]:
+        assert m["accuracy"]["n_faces"] == 420
+
+
+def test_accuracy_and_backend_agreement_on_real_faces(val_faces):
+    gt = np.stack([s.landmarks for s in val_faces])
+    images = [s.load_image() for s in val_faces]
+    boxes = [tight_box(s.landmarks) for s in val_faces]
+    preds = {}
+    for m in Bundle.load().models:
+        rt = Runtime(backend=m.backend, precision=m.precision, threads=1, score_threshold=0)
+        preds[(m.backend, m.precision)] = np.stack([rt.detect(i, [b])[0].landmarks for i, b in zip(images, boxes)])
+    ref = preds[("onnxruntime", "fp32")]
+    assert nme_per_face(ref, gt).mean() < 0.10
+    for (backend, precision), p in preds.items():
+        if precision == "fp32":
+            err = np.abs(p - ref).max()
+            assert err < 0.05, (backend, precision, err)
+        else:  # int8: point distance to fp32 per inter-ocular distance; rare faces deviate more
+            err = nme_per_face(p, ref)
+            assert err.mean() < 0.02 and np.percentile(err, 90) < 0.03, (backend, precision, err)
+        assert nme_per_face(p, gt).mean() < 1.05 * nme_per_face(ref, gt).mean() + 0.002
+
+
+def test_localiser_finds_a_loosely_framed_face_and_rejects_no_face(val_faces):
+    rt = Runtime(backend="onnxruntime", precision="fp32")
+    found = 0
+    for s in val_faces[:10]:
+        faces = rt.detect(s.load_image())
+        if faces and nme_per_face(faces[0].landmarks[None], s.landmarks[None])[0] < 0.15:
+            found += 1
+    assert found >= 8
+    assert rt.detect(np.full((240, 320, 3), 128, np.uint8)) == []
+    assert rt.detect(np.random.default_rng(0).integers(0, 255, (240, 320, 3), dtype=np.uint8)) == []
+
+
+def test_yaw_sign_on_mirrored_faces(val_faces):
+    """Positive yaw when the nose is left of the eyes in the image; a mirrored face has the opposite yaw."""
+    from calibration import yaw_proxy
+
+    rt = Runtime(backend="onnxruntime", precision="fp32", score_threshold=0)
+    turned = 0
+    for s in val_faces:
+        img, b = s.load_image(), tight_box(s.landmarks)
+        w = img.shape[1]
+        yaw = rt.detect(img, [b])[0].pose.yaw
+        yaw_m = rt.detect(np.ascontiguousarray(img[:, ::-1]), [[w - 1 - b[2], b[1], w - 1 - b[0], b[3]]])[0].pose.yaw
+        if abs(yaw) > 10:
+            turned += 1
+            assert np.sign(yaw) == -np.sign(yaw_m) and abs(yaw + yaw_m) < 0.5 * abs(yaw) + 5
+            if abs(yaw_proxy(s.landmarks)) > 0.1:
+                assert np.sign(yaw) == -np.sign(yaw_proxy(s.landmarks))
+    assert turned >= 3
