@@ -64,7 +64,7 @@ class Mode:
 
 
 QUICK = Mode(val_step=7, train_step=8, rounds=5, burst=10, jitter_faces=15, jitter_copies=15)
-FULL = Mode(val_step=1, train_step=1, rounds=30, burst=20, jitter_faces=100, jitter_copies=30)
+FULL = Mode(val_step=1, train_step=1, rounds=30, burst=20, jitter_faces=120, jitter_copies=30)
 
 
 # -- pure helpers (tested in tests/test_report.py) ------------------------------------------------
@@ -355,6 +355,8 @@ def model_ms(rows: list[dict], system: str, precision: str | None = None, thread
 
 # -- stability ----------------------------------------------------------------------------------
 def measure_jitter(res: Results, bundle, val, mode: Mode, seed: int = 0) -> None:
+    """Jitter of ours (raw and smoothed) and MediaPipe (raw) on copies of static faces, twice: the
+    specified protocol (sub-pixel shifts and noise) and a noise-only variant (no shifts)."""
     from edge_landmarks import Runtime
     from edge_landmarks.geometry import tight_box
     from edge_landmarks.smoothing import OneEuroSettings
@@ -375,35 +377,38 @@ def measure_jitter(res: Results, bundle, val, mode: Mode, seed: int = 0) -> None
         mp = None
         res.notes.append(f"MediaPipe jitter not measured: {e}")
     i, j = layout_info("ibug68").outer_eye_corners
-    shifts = rng.uniform(-SHIFT, SHIFT, (len(idx), k, 2))
-    preds = {"raw": np.zeros((len(idx), k, 68, 2)), "smoothed": np.zeros((len(idx), k, 68, 2)),
-             "mediapipe": np.zeros((len(idx), k, 68, 2))}
+    variants = {"shifted": rng.uniform(-SHIFT, SHIFT, (len(idx), k, 2)), "noise_only": np.zeros((len(idx), k, 2))}
+    preds = {(v, w): np.zeros((len(idx), k, 68, 2)) for v in variants for w in ("raw", "smoothed", "mediapipe")}
     iod = np.empty(len(idx))
     for f, vi in enumerate(tqdm(idx, desc="jitter", leave=False)):
         s = val[vi]
         image, box = s.load_image(), tight_box(s.landmarks).astype(np.float64)
         iod[f] = np.linalg.norm(s.landmarks[i] - s.landmarks[j])
-        video.reset_track()
-        for c in range(k):
-            img = shifted_copy(image, shifts[f, c], NOISE_SIGMA, rng)
-            b = box + np.tile(shifts[f, c], 2)
-            current["box"] = b
-            preds["raw"][f, c] = raw.detect(img, [b])[0].landmarks
-            preds["smoothed"][f, c] = video.track(img, timestamp=c / FPS)[0].landmarks
-            if mp is not None:
-                preds["mediapipe"][f, c] = mp.landmarks68(img, b)
+        for v, shifts in variants.items():
+            video.reset_track()
+            for c in range(k):
+                img = shifted_copy(image, shifts[f, c], NOISE_SIGMA, rng)
+                b = current["box"] = box + np.tile(shifts[f, c], 2)
+                preds[v, "raw"][f, c] = raw.detect(img, [b])[0].landmarks
+                preds[v, "smoothed"][f, c] = video.track(img, timestamp=c / FPS)[0].landmarks
+                if mp is not None:
+                    preds[v, "mediapipe"][f, c] = mp.landmarks68(img, b)
     late = slice(SMOOTH_SKIP, None)
-    res.jitter = {
-        "faces": len(idx), "copies": k,
-        "raw": float(jitter_per_face(preds["raw"], shifts, iod).mean()),
-        "smoothed": float(jitter_per_face(preds["smoothed"][:, late], shifts[:, late], iod).mean()),
-        "smoothed_motion": float(jitter_per_face(preds["smoothed"][:, late], np.zeros_like(shifts[:, late]), iod).mean()),
-        "raw_late": float(jitter_per_face(preds["raw"][:, late], shifts[:, late], iod).mean()),
-        "constant_floor": float(jitter_per_face(np.zeros_like(preds["raw"][:, late]), shifts[:, late], iod).mean()),
-        "mediapipe": float(jitter_per_face(preds["mediapipe"], shifts, iod).mean()) if mp else None,
-        "mediapipe_late": float(jitter_per_face(preds["mediapipe"][:, late], shifts[:, late], iod).mean()) if mp else None,
-        "iod_median": float(np.median(iod)),
-    }
+    out = {"faces": len(idx), "copies": k, "iod_median": float(np.median(iod))}
+    for v, shifts in variants.items():
+        def jit(who, frames=slice(None), shifts=shifts, v=v):
+            return float(jitter_per_face(preds[v, who][:, frames], shifts[:, frames], iod).mean())
+
+        out[v] = {
+            "raw": jit("raw"),
+            "smoothed": jit("smoothed", late),
+            "mediapipe": jit("mediapipe") if mp else None,
+            "raw_late": jit("raw", late),
+            "mediapipe_late": jit("mediapipe", late) if mp else None,
+            "smoothed_motion": float(jitter_per_face(preds[v, "smoothed"][:, late], 0 * shifts[:, late], iod).mean()),
+            "constant_floor": float(jitter_per_face(0 * preds[v, "raw"][:, late], shifts[:, late], iod).mean()),
+        }
+    res.jitter = out
 
 
 # -- figures ------------------------------------------------------------------------------------
@@ -412,217 +417,276 @@ def _savefig(fig, path: Path) -> None:
     fig.savefig(path, dpi=110, bbox_inches="tight", metadata={"Software": PNG_MARKER})
 
 
-def plot_ced(res: Results, path: Path) -> None:
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def plot_ced(res: Results, path: Path) -> None:
     from edge_landmarks.metrics import ced_curve
 
-    fig, axes = plt.subplots(1, 2, figsize=(12, 5), sharey=True)
-    styles = {"ours": "-", "checkpoint": "--", "peer": ":"}
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5.2), sharey=True)
+    styles = {"ours": "-", "checkpoint": "--", "peer": "-."}
+    colors = plt.get_cmap("tab20").colors
     for ax, pts in zip(axes, ("68", "51")):
-        for s in res.scored:
+        for n, s in enumerate(res.scored):
             xs, ys = ced_curve(s.nme68 if pts == "68" else s.nme51, 0.10)
-            bold = res.auto is not None and s.name == ours_name(*res.auto)
-            ax.plot(100 * xs, ys, styles[s.kind], lw=2.5 if bold else 1.3, label=s.name + (" (auto)" if bold else ""))
+            auto = res.auto is not None and s.name == ours_name(*res.auto)
+            ax.plot(100 * xs, ys, styles[s.kind], color="black" if auto else colors[n % 20],
+                    lw=2.4 if auto or s.kind == "peer" else 1.3, label=s.name + (" (auto)" if auto else ""))
         ax.set_title(f"{pts} points, {res.n_val} validation faces")
         ax.set_xlabel("NME (% of outer-eye-corner distance)")
         ax.set_xlim(0, 10)
         ax.set_ylim(0, 1)
         ax.grid(alpha=0.3)
-    axes[0].set_ylabel("fraction of faces")
-    axes[1].legend(fontsize=8, loc="lower right")
+    axes[0].set_ylabel("fraction of faces with NME <= x")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8, bbox_to_anchor=(0.5, -0.12))
     _savefig(fig, path)
     plt.close(fig)
 
 
-def pareto_points(res: Results) -> list[tuple[str, float, float]]:
-    """(label, model-call median ms at 1 thread, mean NME on 68 points) of every timed and scored system."""
+def pareto_points(res: Results) -> list[tuple[str, str, float, float]]:
+    """(label, kind, model-call median ms at 1 thread, mean NME on 68 points) of every system both
+    timed and scored; kind is "ours", "auto" or "peer"."""
     out = []
     for s in res.scored:
         if s.kind == "ours":
             _, backend, precision = s.name.split(" ")
             ms = model_ms(res.latency_rows, backend, precision)
-            label = f"{backend} {precision}"
+            label, kind = f"ours {backend} {precision}", "auto" if (backend, precision) == res.auto else "ours"
         elif s.name.startswith("MediaPipe"):
-            ms = model_ms(res.latency_rows, "mediapipe-facemesh")
-            label = "MediaPipe" + (" offset-corr." if "offset" in s.name else "")
+            ms, label, kind = model_ms(res.latency_rows, "mediapipe-facemesh"), s.name, "peer"
         elif s.name.startswith("dlib"):
-            ms = model_ms(res.latency_rows, "dlib68")
-            label = "dlib"
+            ms, label, kind = model_ms(res.latency_rows, "dlib68"), s.name, "peer"
         else:
             continue
         if ms is not None:
-            out.append((label, float(ms), float(s.nme68.mean())))
+            out.append((label, kind, float(ms), float(s.nme68.mean())))
     return out
 
 
 def plot_pareto(res: Results, path: Path) -> None:
-    import matplotlib
+    from matplotlib.ticker import ScalarFormatter
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     pts = pareto_points(res)
-    fig, ax = plt.subplots(figsize=(8, 5.5))
-    for label, ms, nme in pts:
-        color = "tab:blue" if label.split(" ")[0] in ("onnxruntime", "openvino", "tflite") else "tab:red"
-        ax.scatter(ms, 100 * nme, c=color, s=40, zorder=3)
-        ax.annotate(label, (ms, 100 * nme), textcoords="offset points", xytext=(5, 4), fontsize=8)
+    fig, ax = plt.subplots(figsize=(9, 5.5))
+    markers = {"ours": "o", "auto": "*", "peer": "s"}
+    colors = plt.get_cmap("tab10").colors
+    for n, (label, kind, ms, nme) in enumerate(pts):
+        ax.scatter(ms, 100 * nme, marker=markers[kind], s=160 if kind == "auto" else 55, color=colors[n % 10],
+                   edgecolors="black" if kind != "ours" else "none", zorder=3,
+                   label=f"{label}{' (auto)' if kind == 'auto' else ''}: {ms:.3f} ms, {100 * nme:.2f} %")
     if pts:
-        front = [pts[i] for i in pareto_front([(p[1], p[2]) for p in pts])]
-        ax.step([p[1] for p in front], [100 * p[2] for p in front], where="post", c="grey", lw=1, alpha=0.6,
-                label="Pareto front")
-        ax.legend(fontsize=8)
+        front = [pts[i] for i in pareto_front([(p[2], p[3]) for p in pts])]
+        ax.step([p[2] for p in front], [100 * p[3] for p in front], where="post", c="grey", lw=1, alpha=0.6,
+                label="Pareto front", zorder=1)
     ax.set_xscale("log")
-    ax.set_xlabel("model call, median ms, 1 thread (log)")
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_formatter(ScalarFormatter())
+    ax.tick_params(axis="x", which="minor", labelsize=7)
+    ax.set_xlabel("model call, median ms per face, 1 thread (log scale)")
     ax.set_ylabel("NME mean, 68 points (%)")
-    ax.set_title("accuracy vs latency (blue: ours, red: peers)")
+    ax.set_title(f"accuracy vs latency ({res.n_val} validation faces; circles: ours, squares: peers)")
     ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     _savefig(fig, path)
     plt.close(fig)
 
 
 # -- the report ---------------------------------------------------------------------------------
-def _acc_rows(res: Results, pts: str) -> list[list[str]]:
+def _acc_rows(res: Results, pts: str, manifest_nme: dict) -> list[list[str]]:
     from edge_landmarks.metrics import auc
 
     rows = []
     for s in res.scored:
         n = s.nme68 if pts == "68" else s.nme51
         name = s.name + (" **(auto)**" if res.auto and s.name == ours_name(*res.auto) else "")
-        rows.append([name, pct(n.mean()), pct(np.median(n)), pct((n > 0.10).mean()), f"{auc(n, 0.10):.4f}", s.note])
+        note = s.note
+        if pts == "68" and s.name in manifest_nme:
+            note = f"at export: {pct(manifest_nme[s.name][0])} on {manifest_nme[s.name][1]} faces"
+        rows.append([name, pct(n.mean()), pct(np.median(n)), pct((n > 0.10).mean()), f"{auc(n, 0.10):.4f}", note])
     return rows
 
 
 def targets(res: Results) -> list[list[str]]:
+    """The four targets: [target, measured, limit, met / missed / n/a]."""
     auto = res.get(ours_name(*res.auto)) if res.auto else None
     nme = float(auto.nme68.mean()) if auto else None
     fr = float((auto.nme68 > 0.10).mean()) if auto else None
     ours_ms = model_ms(res.latency_rows, *res.auto) if res.auto else None
     mp_ms = model_ms(res.latency_rows, "mediapipe-facemesh")
     lat = ours_ms / mp_ms if ours_ms and mp_ms else None
-    j = res.jitter
+    j = res.jitter.get("shifted", {})
     jit = j["smoothed"] / j["mediapipe"] if j.get("mediapipe") else None
     who = f"{res.auto[0]} {res.auto[1]}" if res.auto else "n/a"
     return [
         [f"NME mean, ours ({who})", pct(nme), "<= 4.50 %", status(nme, TARGET_NME)],
         [f"FR@10, ours ({who})", pct(fr), "<= 2.00 %", status(fr, TARGET_FR10)],
         ["model latency, ours / MediaPipe, 1 thread",
-         f"{ratio_text(lat)} ({ours_ms} / {mp_ms} ms)", "<= 0.50x", status(lat, TARGET_LATENCY_RATIO)],
+         f"{ratio_text(lat)} ({ours_ms:.3f} / {mp_ms:.3f} ms)" if lat else "n/a", "<= 0.50x",
+         status(lat, TARGET_LATENCY_RATIO)],
         ["jitter, ours smoothed / MediaPipe raw", ratio_text(jit), "<= 0.50x", status(jit, TARGET_JITTER_RATIO)],
     ]
 
 
-def render(res: Results, info: dict, figures: dict[str, Path], out: Path, command: str) -> str:
+def _ms(rows: list[dict], system: str, precision: str, threads: int, measure: str) -> str:
+    for r in rows:
+        if (r["system"], r["precision"], r["threads"], r["measure"]) == (system, precision, threads, measure):
+            return f"{r['median_ms']:.3f} ({r['p90_ms']:.3f})"
+    return ""
+
+
+def latency_tables(res: Results) -> tuple[str, str]:
+    """(latency per system: median (p90) ms per thread count and measure; ratios to MediaPipe)."""
+    rows = res.latency_rows
+    threads = sorted({r["threads"] for r in rows})
+    systems = list(dict.fromkeys((r["system"], r["precision"]) for r in rows))
+    size = {(r["system"], r["precision"]): r["size_kb"] for r in rows}
+    cols = [(t, m) for m in ("model", "detect") for t in threads]
+    lat = markdown_table(
+        ["system", "precision", "size kB", *[f"{m} {t}t" for t, m in cols]],
+        [[sys_ + (" **(auto)**" if (sys_, prec) == res.auto else ""), prec, f"{size[sys_, prec]:.0f}",
+          *[_ms(rows, sys_, prec, t, m) for t, m in cols]] for sys_, prec in systems],
+        "llr" + "r" * len(cols))
+    rat = res.latency_ratios
+    ours = [(s, p) for s, p in systems if s not in ("mediapipe-facemesh", "dlib68")]
+    ratio_rows = []
+    for s, p in [*ours, *[sp for sp in systems if sp[0] == "dlib68"]]:
+        cells = [rat.get(f"{s}/{p}/{t}t/{m} vs mediapipe model") for t, m in cols]
+        cells += [rat.get(f"{s}/{p}/{t}t/detect vs own model call") for t in threads]
+        ratio_rows.append([f"{s} {p}" + (" **(auto)**" if (s, p) == res.auto else ""),
+                           *[ratio_text(c) if c is not None else "" for c in cells]])
+    ratios = markdown_table(
+        ["system", *[f"{m} {t}t / MediaPipe {t}t" for t, m in cols], *[f"detect / model {t}t" for t in threads]],
+        ratio_rows)
+    return lat, ratios
+
+
+def _jitter_section(res: Results) -> list[str]:
+    j = res.jitter
+    if not j:
+        return ["Not measured (no bundle model could be run).", ""]
+    who = f"{res.auto[0]} {res.auto[1]}"
+    rows = []
+    for label, key in ((f"ours raw ({who})", "raw"), (f"ours smoothed ({who})", "smoothed"),
+                       ("MediaPipe Face Mesh raw", "mediapipe")):
+        cells = [label]
+        for v in ("shifted", "noise_only"):
+            mp = j[v].get("mediapipe")
+            cells += [pct(j[v][key], 3), ratio_text(j[v][key] / mp) if mp and j[v][key] is not None else "n/a"]
+        rows.append(cells)
+    sh, no = j["shifted"], j["noise_only"]
+    return [
+        f"{j['faces']} validation faces (seeded choice), {j['copies']} copies each, translated by a random "
+        f"(dx, dy) in +-{SHIFT} px (`cv2.warpAffine`, image and box alike) with Gaussian noise (sigma "
+        f"{NOISE_SIGMA:g}). Jitter: the known shift is subtracted from the predictions, each point's 2D "
+        "standard deviation (RMS distance to its mean) over the copies is averaged over the 68 points, "
+        f"divided by the ground truth's outer-eye-corner distance (median {j['iod_median']:.0f} px) and "
+        "averaged over faces. Ours raw: `Runtime` image mode, one copy at a time; ours smoothed: the copies "
+        "as a 30 fps video through `Runtime(mode=\"video\").track` (One Euro defaults; the first frame is "
+        f"framed from its box), measured after the first {SMOOTH_SKIP} frames; MediaPipe: raw (no "
+        "smoothing in its landmark model). The target uses the first pair of columns; the noise-only "
+        "variant repeats everything with the same noise and no shifts.",
+        "",
+        markdown_table(["system", "shifted + noise (% IOD)", "/ MediaPipe", "noise only (% IOD)", "/ MediaPipe"],
+                       rows, "lrrrr"),
+        "",
+        "Why the smoothed figure with shifts is not a measure of smoothing: the filter cannot know the "
+        "shifts, so it lags behind them, and the lag is counted as jitter once the shift is subtracted. A "
+        f"prediction that never moves would score {pct(sh['constant_floor'], 3)} "
+        f"({ratio_text(sh['constant_floor'] / sh['mediapipe']) if sh.get('mediapipe') else 'n/a'} MediaPipe): "
+        "the shifts' own spread, a floor no smoothing can beat on this measure. The smoothed output itself "
+        f"moves by {pct(sh['smoothed_motion'], 3)} (shift not subtracted). With noise only, the smoothed "
+        f"output moves by {pct(no['smoothed'], 3)}. Over the same late frames as the smoothed figure, ours "
+        f"raw: {pct(sh['raw_late'], 3)} / {pct(no['raw_late'], 3)}, MediaPipe raw: "
+        f"{pct(sh.get('mediapipe_late'), 3)} / {pct(no.get('mediapipe_late'), 3)} (shifted / noise only).",
+        "",
+    ]
+
+
+def render(res: Results, info: dict, figures: dict[str, Path], out: Path, command: str, manifest_nme: dict) -> str:
     rel = {k: os.path.relpath(v, out.parent) for k, v in figures.items()}
     mp = info["mediapipe"]
+    lat_table, ratio_table = latency_tables(res)
     lines = [
         f"{MARKER}: edit the script, not this file -->",
         "# Benchmark report: edge-landmarks vs MediaPipe Face Mesh and dlib",
         "",
-        f"Measured in one run on one machine, {info['date']}, `{command}` ({res.mode} mode; "
+        f"Measured in one run on one machine, {info['date']}: `{command}` ({res.mode} mode, "
         f"{sum(res.seconds.values()):.0f} s). Regenerate with `python -m benchmarks.report` "
-        f"(`--quick` for a few minutes' subset).",
+        "(`--quick`: a subset in seconds to minutes).",
         "",
         "## Machine and versions",
         "",
         markdown_table(["", ""], [
             ["CPU", info["cpu"]],
-            ["cores", f"{info['cores']} logical ({info['affinity']} usable by this process)"],
+            ["cores", f"{info['cores']} logical ({info['affinity']} usable by this process); "
+                      "shared with other jobs while measured"],
             ["OS", info["os"]],
             *[[k, v] for k, v in info["versions"].items()],
             ["edge-landmarks revision", info["git"]],
             ["bundle", f"`{info['bundle']}` (manifest sha256 {info['bundle_digest'][:16]}...)"],
-            ["MediaPipe model", f"`{mp.get('source', 'not fetched')}` sha256 {mp.get('sha256', 'n/a')}"],
+            ["MediaPipe model", f"`{mp.get('source', 'not fetched')}`, sha256 {mp.get('sha256', 'n/a')}"],
             ["data", f"`{res.data}`"],
         ], "ll"),
         "",
         "## Targets",
         "",
-        f"Ours is the backend and precision `Runtime(threads=1)` chooses on this machine: "
-        f"**{res.auto[0]} {res.auto[1]}**." if res.auto else "No bundle model could be run.",
+        (f"Ours is the backend and precision `Runtime(threads=1)` chooses on this machine: "
+         f"**{res.auto[0]} {res.auto[1]}**.") if res.auto else "No bundle model could be run.",
         "",
         markdown_table(["target", "measured", "limit", "status"], targets(res), "lrrl"),
         "",
         "## Accuracy",
         "",
-        f"{res.n_val} validation faces (people disjoint from training: "
+        f"{res.n_val} faces of the validation people (disjoint from training: "
         "`edge_landmarks/data/ytf68_val_people.txt`); every system is given the tight box of the "
-        "face's ground-truth landmarks. NME: mean point error / outer-eye-corner distance (points 36, "
-        "45); FR@10: share of faces with NME > 10 %; AUC@10: area under the CED up to 10 %. Our "
-        "bundle models run through `Runtime` (1 thread); MediaPipe's 68 points are mesh vertices "
-        "picked by `MP468_TO_IBUG68`, offset-corrected by a per-point offset fitted on "
-        f"{res.n_train_offset} training faces; dlib's box is converted to its detector's framing.",
+        "face's ground-truth landmarks. NME: mean point error / outer-eye-corner distance (points 36 "
+        "and 45); FR@10: share of faces with NME > 10 %; AUC@10: area under the CED up to 10 %. The "
+        "bundle's models run through `Runtime` (1 thread); the checkpoints through torch (fp32). "
+        "MediaPipe's 68 points are mesh vertices (`MP468_TO_IBUG68`); offset-corrected: plus a "
+        f"per-point offset fitted on {res.n_train_offset} training faces. dlib's box is converted to "
+        "its face detector's framing (`to_dlib_box`).",
         "",
         "68 points:",
         "",
-        markdown_table(["system", "NME mean", "NME median", "FR@10", "AUC@10", "note"], _acc_rows(res, "68"), "lrrrrl"),
+        markdown_table(["system", "NME mean", "NME median", "FR@10", "AUC@10", "note"],
+                       _acc_rows(res, "68", manifest_nme), "lrrrrl"),
         "",
         "51 inner points (no jaw contour; same normalisation):",
         "",
-        markdown_table(["system", "NME mean", "NME median", "FR@10", "AUC@10", "note"], _acc_rows(res, "51"), "lrrrrl"),
+        markdown_table(["system", "NME mean", "NME median", "FR@10", "AUC@10", "note"],
+                       _acc_rows(res, "51", manifest_nme), "lrrrrl"),
         "",
-        f"![CED]({rel['ced']})",
+        f"![CED of every system]({rel['ced']})",
         "",
         "## Latency",
         "",
-        "Per face, all candidates interleaved in short bursts (`benchmarks/latency.py`, "
-        f"{info['latency_rounds']} rounds x {info['latency_burst']} calls): the model call alone "
-        "(ours: the backend's `run` on a prepared input; MediaPipe: the interpreter's `invoke`; dlib: "
-        "its shape predictor on an RGB image and box) and `Runtime.detect` end to end (crop, "
-        "model, float tail, pose, back to pixels). Size: the model's files.",
+        "Per face, median (p90) ms, all candidates interleaved in short bursts (`benchmarks/latency.py`, "
+        f"{info['latency_rounds']} rounds x {info['latency_burst']} calls each). `model`: the model call "
+        "alone (ours: the backend's `run` on a prepared 96 px input; MediaPipe: the interpreter's "
+        "`invoke` on a 192 px input; dlib: its shape predictor on an RGB image and box). `detect`: "
+        "`Runtime.detect` end to end (crop, model, float tail, pose, back to image pixels). Size: the "
+        "model's files.",
         "",
-        markdown_table(["system", "precision", "threads", "measure", "median ms", "p90 ms", "size kB"], [
-            [r["system"] + (" **(auto)**" if res.auto and (r["system"], r["precision"]) == res.auto else ""),
-             r["precision"], r["threads"], r["measure"], f"{r['median_ms']:.3f}", f"{r['p90_ms']:.3f}", f"{r['size_kb']:.0f}"]
-            for r in sorted(res.latency_rows, key=lambda r: (r["threads"], r["measure"], r["median_ms"]))
-        ], "llrlrrr"),
+        lat_table,
         "",
-        "Ratios (median over median; below 1 is faster):",
+        "Ratios of medians (below 1: faster):",
         "",
-        markdown_table(["comparison", "ratio"], [[k, ratio_text(v)] for k, v in res.latency_ratios.items()]),
+        ratio_table,
         "",
         f"![accuracy vs latency]({rel['pareto']})",
         "",
         "## Stability (jitter on static images)",
         "",
-    ]
-    j = res.jitter
-    if j:
-        mp_raw = j.get("mediapipe")
-        lines += [
-            f"{j['faces']} validation faces (seeded choice), {j['copies']} copies each: translated by a "
-            f"random (dx, dy) in +-{SHIFT} px (`cv2.warpAffine`, image and box alike) with Gaussian "
-            f"noise (sigma {NOISE_SIGMA:g}). Jitter: the known shift is subtracted from the "
-            "predictions, each point's 2D standard deviation over the copies is averaged over the 68 "
-            "points and divided by the ground truth's outer-eye-corner distance (median "
-            f"{j['iod_median']:.0f} px), then averaged over faces. Ours raw: `Runtime` image mode "
-            "per copy; ours smoothed: the copies as a 30 fps video through `Runtime(mode=\"video\")."
-            f"track` (One Euro defaults; first frame framed from its box), measured after the first "
-            f"{SMOOTH_SKIP} frames; MediaPipe: raw (it has no smoothing here).",
-            "",
-            markdown_table(["system", "jitter (% IOD)", "ours / MediaPipe raw"], [
-                [f"ours raw ({res.auto[0]} {res.auto[1]})", pct(j["raw"], 3),
-                 ratio_text(j["raw"] / mp_raw) if mp_raw else "n/a"],
-                [f"ours smoothed ({res.auto[0]} {res.auto[1]})", pct(j["smoothed"], 3),
-                 ratio_text(j["smoothed"] / mp_raw) if mp_raw else "n/a"],
-                ["MediaPipe Face Mesh raw", pct(mp_raw, 3), "1.00x" if mp_raw else "n/a"],
-            ], "lrr"),
-            "",
-            "Reading the smoothed figure: the filter cannot know the shifts, so it follows them with "
-            f"lag; a prediction that never moves would score {pct(j['constant_floor'], 3)} here (the "
-            "shifts' own spread), which bounds what smoothing can reach on this measure. How much the "
-            f"smoothed output itself moves (shift not subtracted): {pct(j['smoothed_motion'], 3)}. "
-            f"Over the same late frames, ours raw: {pct(j['raw_late'], 3)}, MediaPipe raw: "
-            f"{pct(j.get('mediapipe_late'), 3)}.",
-            "",
-        ]
-    else:
-        lines += ["Not measured (no bundle model could be run).", ""]
-    lines += [
+        *_jitter_section(res),
         "## Head pose",
         "",
         "Pose MAE: not measured; the synthetic pose test set does not exist yet.",
@@ -634,12 +698,12 @@ def render(res: Results, info: dict, figures: dict[str, Path], out: Path, comman
         "## Reproduce",
         "",
         "```bash",
-        "python benchmarks/setup_peers.py --install   # MediaPipe's model into the user cache, dlib",
-        "python -m benchmarks.report --quick          # minutes: ~60 faces, short latency rounds",
-        "python -m benchmarks.report                  # the full run (this file)",
+        "python benchmarks/setup_peers.py --install   # MediaPipe's model into the user cache; dlib",
+        "python -m benchmarks.report --quick          # ~60 faces, short latency and jitter runs",
+        "python -m benchmarks.report                  # the full run",
         "```",
         "",
-        "Timings in seconds per phase: " + ", ".join(f"{k} {v:.0f}" for k, v in res.seconds.items()) + ".",
+        "Seconds per phase: " + ", ".join(f"{k} {v:.0f}" for k, v in res.seconds.items()) + ".",
         "",
     ]
     return "\n".join(lines)
@@ -715,11 +779,13 @@ def main(argv: list[str] | None = None) -> int:
     plot_ced(res, figures["ced"])
     plot_pareto(res, figures["pareto"])
     command = "python -m benchmarks.report" + (" " + " ".join(argv if argv is not None else sys.argv[1:])).rstrip()
-    text = render(res, machine_info(bundle, mode), figures, out, command.strip())
+    manifest_nme = {ours_name(m.backend, m.precision): (m.accuracy["nme_mean"], m.accuracy.get("n_faces", "?"))
+                    for m in bundle.models if "nme_mean" in m.accuracy}
+    text = render(res, machine_info(bundle, mode), figures, out, command.strip(), manifest_nme)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
     print(f"wrote {out} and {', '.join(str(p) for p in figures.values())}", file=sys.stderr)
-    print("\n".join(markdown_table(["target", "measured", "limit", "status"], targets(res), "lrrl").splitlines()))
+    print(markdown_table(["target", "measured", "limit", "status"], targets(res), "lrrl"))
     return 0
 
 

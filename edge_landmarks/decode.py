@@ -98,29 +98,39 @@ class Tail:
 
     def decode(self, features: np.ndarray, points: PointSet) -> Decoded:
         """Decode network features (B, F) for the given points."""
+        return self.decode_many(features, [points])[0]
+
+    def decode_many(self, features: np.ndarray, point_sets: list[PointSet]) -> list[Decoded]:
+        """Decode features (B, F) for several point sets, sharing the head and pose work."""
         f = np.asarray(features, dtype=np.float32)
         if f.ndim != 2 or f.shape[1] != self.weight.shape[0]:
             raise BundleError(f"model output has shape {f.shape}; the bundle's tail expects (B, {self.weight.shape[0]})")
         raw = f @ self.weight + self.bias
         k = self.num_coeffs
         coeffs, pose = raw[:, :k], raw[:, k:]
-        canonical = points.mean[None] + np.einsum("bk,knd->bnd", coeffs, points.basis)
         rotation = rotation_from_6d(pose[:, :6])
         s = self.input_size
         focal = self.focal0 * s * np.exp(pose[:, 9])
         tz = self.depth0 * np.exp(pose[:, 8])
         txy = pose[:, 6:8] * (s / 2) * (tz / focal)[:, None]
-        translation = np.concatenate([txy, tz[:, None]], axis=1)
-        m = rotation @ CANONICAL_TO_CAMERA
-        cam = np.einsum("bnd,bed->bne", canonical, m) + translation[:, None, :]
-        z = np.maximum(cam[..., 2:3], 1.0)
-        lm = cam[..., :2] / z * focal[:, None, None] + (s - 1) / 2
-        n_cam = np.einsum("nd,bed->bne", points.normals, m)
-        view = -cam / np.maximum(np.linalg.norm(cam, axis=-1, keepdims=True), 1e-9)
-        vis = _sigmoid((n_cam * view).sum(-1) / 0.1)
-        return Decoded(lm.astype(np.float32), canonical.astype(np.float32), cam.astype(np.float32),
-                       rotation.astype(np.float32), translation.astype(np.float32), focal.astype(np.float32),
-                       vis.astype(np.float32), _sigmoid(pose[:, 10]).astype(np.float32))
+        translation = np.concatenate([txy, tz[:, None]], axis=1).astype(np.float32)
+        m = (rotation @ CANONICAL_TO_CAMERA).astype(np.float32)
+        mt = m.transpose(0, 2, 1)
+        score = _sigmoid(pose[:, 10]).astype(np.float32)
+        out = []
+        for points in point_sets:
+            kk, n = points.basis.shape[0], len(points)
+            canonical = points.mean[None] + (coeffs @ points.basis.reshape(kk, n * 3)).reshape(-1, n, 3)
+            cam = canonical @ mt + translation[:, None, :]
+            z = np.maximum(cam[..., 2:3], 1.0)
+            lm = cam[..., :2] / z * focal[:, None, None] + (s - 1) / 2
+            n_cam = points.normals[None] @ mt
+            view = -cam / np.maximum(np.sqrt((cam * cam).sum(-1, keepdims=True)), 1e-9)
+            vis = _sigmoid((n_cam * view).sum(-1) / 0.1)
+            out.append(Decoded(lm.astype(np.float32), canonical.astype(np.float32), cam.astype(np.float32),
+                               rotation.astype(np.float32), translation, focal.astype(np.float32),
+                               vis.astype(np.float32), score))
+        return out
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """Flat arrays for an ``.npz`` file (the dense basis in float16: sub-0.01 mm error)."""
@@ -150,10 +160,12 @@ class Tail:
 def rotation_from_6d(x: np.ndarray) -> np.ndarray:
     """(B, 6) -> (B, 3, 3): Gram-Schmidt on the two 3-vectors (Zhou et al.'s 6D representation)."""
     a, b = x[:, :3].astype(np.float64), x[:, 3:].astype(np.float64)
-    c1 = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
+    c1 = a / np.maximum(np.sqrt((a * a).sum(1, keepdims=True)), 1e-12)
     b = b - (c1 * b).sum(1, keepdims=True) * c1
-    c2 = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12)
-    return np.stack([c1, c2, np.cross(c1, c2)], axis=-1)
+    c2 = b / np.maximum(np.sqrt((b * b).sum(1, keepdims=True)), 1e-12)
+    c3 = np.stack([c1[:, 1] * c2[:, 2] - c1[:, 2] * c2[:, 1], c1[:, 2] * c2[:, 0] - c1[:, 0] * c2[:, 2],
+                   c1[:, 0] * c2[:, 1] - c1[:, 1] * c2[:, 0]], axis=1)
+    return np.stack([c1, c2, c3], axis=-1)
 
 
 def euler_yaw_pitch_roll(rotation: np.ndarray) -> np.ndarray:

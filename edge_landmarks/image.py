@@ -74,9 +74,7 @@ def face_crop(image: np.ndarray, box: np.ndarray, size: int, enlarge: float) -> 
 
 
 def to_network_input(crops: list[np.ndarray], color: str, mean: float, std: float) -> np.ndarray:
-    """uint8 BGR crops -> float32 (B, 3, S, S) in the model's channel order and normalisation."""
-    x = np.stack(crops).astype(np.float32)
-    if color == "rgb":
-        x = x[..., ::-1]
-    x = (x * (1.0 / 255.0) - mean) / std
-    return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+    """uint8 BGR crops -> float32 (B, 3, S, S) in the model's channel order, ``(x / 255 - mean) / std``
+    (``cv2.dnn.blobFromImages``: scaling, channel swap and NCHW in one C++ pass)."""
+    size = crops[0].shape[1::-1]
+    return cv2.dnn.blobFromImages(crops, 1.0 / (255.0 * std), size, (255.0 * mean,) * 3, color == "rgb", False)

@@ -88,7 +88,8 @@ class Runtime:
 
     def set_layout(self, layout) -> None:
         """Switch the returned landmark set (a bundled layout name or custom canonical points)."""
-        self._points: PointSet = self.bundle.tail.point_set(self.bundle.face, layout)
+        self._points: PointSet = (self._framing if isinstance(layout, str) and layout == FRAMING_LAYOUT
+                                  else self.bundle.tail.point_set(self.bundle.face, layout))
         self.layout = layout if isinstance(layout, str) else "custom"
 
     @property
@@ -107,8 +108,9 @@ class Runtime:
         feats = self._model.run(to_network_input(crops, spec.color, spec.mean, spec.std))
         if not np.all(np.isfinite(feats)):
             raise InputError("the model produced non-finite outputs for this input")
-        tail = self.bundle.tail
-        frame, points = tail.decode(feats, self._framing), tail.decode(feats, self._points)
+        sets = [self._framing] if self._points is self._framing else [self._framing, self._points]
+        decoded = self.bundle.tail.decode_many(feats, sets)
+        frame, points = decoded[0], decoded[-1]
         return [(_pick(frame, i), _pick(points, i), affines[i]) for i in range(len(boxes))]
 
     def _refine(self, image: np.ndarray, boxes: list[np.ndarray], passes: int):

@@ -1,0 +1,86 @@
+"""benchmarks/report.py: its pure functions only (jitter metric, tables, ownership of files); the
+benchmark itself is not run here."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.report import (  # noqa: E402
+    MARKER,
+    jitter_per_face,
+    markdown_table,
+    owned,
+    pareto_front,
+    shifted_copy,
+    status,
+)
+from edge_landmarks.errors import InputError  # noqa: E402
+
+
+def test_jitter_known_answer():
+    # one face, two copies, one point at x = 0 and x = 2: mean 1, each copy 1 px away -> std 1 px
+    preds = np.array([[[[0.0, 0.0]], [[2.0, 0.0]]]])
+    assert jitter_per_face(preds, np.zeros((1, 2, 2)), np.array([10.0])) == pytest.approx([0.1])
+    # the same movement explained entirely by the known shifts is no jitter
+    assert jitter_per_face(preds, np.array([[[0.0, 0.0], [2.0, 0.0]]]), np.array([10.0])) == pytest.approx([0.0])
+
+
+def test_jitter_averages_points_and_uses_2d_spread():
+    rng = np.random.default_rng(0)
+    base = rng.uniform(0, 100, (2, 1, 3, 2))
+    # point 0 moves by (3, 4) between copies -> 2.5 px; points 1 and 2 still -> face mean 2.5 / 3
+    moves = np.zeros((2, 2, 3, 2))
+    moves[:, 1, 0] = [3.0, 4.0]
+    preds = base + moves
+    out = jitter_per_face(preds, np.zeros((2, 2, 2)), np.array([1.0, 5.0]))
+    np.testing.assert_allclose(out, [2.5 / 3, 2.5 / 3 / 5])
+
+
+def test_jitter_rejects_bad_shapes():
+    with pytest.raises(InputError):
+        jitter_per_face(np.zeros((1, 3, 68, 2)), np.zeros((1, 2, 2)), np.ones(1))
+    with pytest.raises(InputError):
+        jitter_per_face(np.zeros((1, 1, 68, 2)), np.zeros((1, 1, 2)), np.ones(1))
+
+
+def test_shifted_copy_moves_the_image_by_the_shift():
+    img = np.zeros((20, 30, 3), np.uint8)
+    img[7, 5] = 200
+    out = shifted_copy(img, (2.0, 3.0), 0.0, np.random.default_rng(0))
+    assert out.shape == img.shape and out.dtype == np.uint8
+    assert tuple(np.argwhere(out[..., 0] == 200)[0]) == (10, 7)
+    noisy = shifted_copy(img, (0.0, 0.0), 2.0, np.random.default_rng(0))
+    assert 1.0 < np.std(noisy.astype(float) - img) < 3.0
+
+
+def test_markdown_table():
+    text = markdown_table(["system", "NME"], [["ours", "3.10 %"], ["a|b", 4]])
+    assert text.splitlines() == ["| system | NME |", "|:--|--:|", "| ours | 3.10 % |", "| a\\|b | 4 |"]
+    assert markdown_table(["a", "b", "c"], [], "lcr").splitlines()[1] == "|:--|:-:|--:|"
+    with pytest.raises(InputError):
+        markdown_table(["a", "b"], [["only one"]])
+
+
+def test_status_and_pareto_front():
+    assert status(0.04, 0.045) == "met" and status(0.05, 0.045) == "missed" and status(None, 1.0) == "n/a"
+    assert status(float("nan"), 1.0) == "n/a"
+    pts = [(1.0, 5.0), (2.0, 4.0), (3.0, 4.5), (0.5, 9.0)]
+    assert pareto_front(pts) == [3, 0, 1]
+
+
+def test_only_own_files_are_overwritten(tmp_path):
+    assert owned(tmp_path / "new.md")
+    mine = tmp_path / "mine.md"
+    mine.write_text(MARKER + " -->\n# report\n")
+    assert owned(mine)
+    theirs = tmp_path / "theirs.md"
+    theirs.write_text("# my notes\n")
+    assert not owned(theirs)
+    assert not owned(tmp_path)
