@@ -367,8 +367,9 @@ def measure_jitter(res: Results, bundle, val, mode: Mode, seed: int = 0) -> None
     k = mode.jitter_copies
     raw = Runtime(bundle, backend=backend, precision=precision, threads=1, score_threshold=0.0)
     current = {}
-    video = Runtime(bundle, backend=backend, precision=precision, threads=1, score_threshold=0.0, mode="video",
-                    smoothing=OneEuroSettings(), detector=lambda img: [current["box"]])
+    video = {name: Runtime(bundle, backend=backend, precision=precision, threads=1, score_threshold=0.0, mode="video",
+                           smoothing=smoothing, detector=lambda img: [current["box"]])
+             for name, smoothing in (("smoothed", OneEuroSettings()), ("tracked", None))}
     try:
         from benchmarks.peers.mediapipe_facemesh import MediaPipeFaceMesh
 
@@ -378,19 +379,21 @@ def measure_jitter(res: Results, bundle, val, mode: Mode, seed: int = 0) -> None
         res.notes.append(f"MediaPipe jitter not measured: {e}")
     i, j = layout_info("ibug68").outer_eye_corners
     variants = {"shifted": rng.uniform(-SHIFT, SHIFT, (len(idx), k, 2)), "noise_only": np.zeros((len(idx), k, 2))}
-    preds = {(v, w): np.zeros((len(idx), k, 68, 2)) for v in variants for w in ("raw", "smoothed", "mediapipe")}
+    preds = {(v, w): np.zeros((len(idx), k, 68, 2)) for v in variants for w in ("raw", "smoothed", "tracked", "mediapipe")}
     iod = np.empty(len(idx))
     for f, vi in enumerate(tqdm(idx, desc="jitter", leave=False)):
         s = val[vi]
         image, box = s.load_image(), tight_box(s.landmarks).astype(np.float64)
         iod[f] = np.linalg.norm(s.landmarks[i] - s.landmarks[j])
         for v, shifts in variants.items():
-            video.reset_track()
+            for rt in video.values():
+                rt.reset_track()
             for c in range(k):
                 img = shifted_copy(image, shifts[f, c], NOISE_SIGMA, rng)
                 b = current["box"] = box + np.tile(shifts[f, c], 2)
                 preds[v, "raw"][f, c] = raw.detect(img, [b])[0].landmarks
-                preds[v, "smoothed"][f, c] = video.track(img, timestamp=c / FPS)[0].landmarks
+                for name, rt in video.items():
+                    preds[v, name][f, c] = rt.track(img, timestamp=c / FPS)[0].landmarks
                 if mp is not None:
                     preds[v, "mediapipe"][f, c] = mp.landmarks68(img, b)
     late = slice(SMOOTH_SKIP, None)
@@ -402,6 +405,7 @@ def measure_jitter(res: Results, bundle, val, mode: Mode, seed: int = 0) -> None
         out[v] = {
             "raw": jit("raw"),
             "smoothed": jit("smoothed", late),
+            "tracked": jit("tracked", late),
             "mediapipe": jit("mediapipe") if mp else None,
             "raw_late": jit("raw", late),
             "mediapipe_late": jit("mediapipe", late) if mp else None,
@@ -432,12 +436,12 @@ def plot_ced(res: Results, path: Path) -> None:
     plt = _pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(12, 5.2), sharey=True)
     styles = {"ours": "-", "checkpoint": "--", "peer": "-."}
-    colors = plt.get_cmap("tab20").colors
+    colors = plt.get_cmap("tab10").colors
     for ax, pts in zip(axes, ("68", "51")):
         for n, s in enumerate(res.scored):
             xs, ys = ced_curve(s.nme68 if pts == "68" else s.nme51, 0.10)
             auto = res.auto is not None and s.name == ours_name(*res.auto)
-            ax.plot(100 * xs, ys, styles[s.kind], color="black" if auto else colors[n % 20],
+            ax.plot(100 * xs, ys, styles[s.kind], color="black" if auto else colors[n % 10],
                     lw=2.4 if auto or s.kind == "peer" else 1.3, label=s.name + (" (auto)" if auto else ""))
         ax.set_title(f"{pts} points, {res.n_val} validation faces")
         ax.set_xlabel("NME (% of outer-eye-corner distance)")
@@ -576,7 +580,7 @@ def _jitter_section(res: Results) -> list[str]:
     who = f"{res.auto[0]} {res.auto[1]}"
     rows = []
     for label, key in ((f"ours raw ({who})", "raw"), (f"ours smoothed ({who})", "smoothed"),
-                       ("MediaPipe Face Mesh raw", "mediapipe")):
+                       (f"ours tracked, not smoothed ({who})", "tracked"), ("MediaPipe Face Mesh raw", "mediapipe")):
         cells = [label]
         for v in ("shifted", "noise_only"):
             mp = j[v].get("mediapipe")
@@ -591,9 +595,10 @@ def _jitter_section(res: Results) -> list[str]:
         f"divided by the ground truth's outer-eye-corner distance (median {j['iod_median']:.0f} px) and "
         "averaged over faces. Ours raw: `Runtime` image mode, one copy at a time; ours smoothed: the copies "
         "as a 30 fps video through `Runtime(mode=\"video\").track` (One Euro defaults; the first frame is "
-        f"framed from its box), measured after the first {SMOOTH_SKIP} frames; MediaPipe: raw (no "
+        f"framed from its box), measured after the first {SMOOTH_SKIP} frames; tracked, not smoothed: the "
+        "same with `smoothing=None`, to tell the filter from the tracker's re-framing; MediaPipe: raw (no "
         "smoothing in its landmark model). The target uses the first pair of columns; the noise-only "
-        "variant repeats everything with the same noise and no shifts.",
+        "variant repeats everything with fresh noise of the same sigma and no shifts.",
         "",
         markdown_table(["system", "shifted + noise (% IOD)", "/ MediaPipe", "noise only (% IOD)", "/ MediaPipe"],
                        rows, "lrrrr"),
@@ -604,7 +609,10 @@ def _jitter_section(res: Results) -> list[str]:
         f"({ratio_text(sh['constant_floor'] / sh['mediapipe']) if sh.get('mediapipe') else 'n/a'} MediaPipe): "
         "the shifts' own spread, a floor no smoothing can beat on this measure. The smoothed output itself "
         f"moves by {pct(sh['smoothed_motion'], 3)} (shift not subtracted). With noise only, the smoothed "
-        f"output moves by {pct(no['smoothed'], 3)}. Over the same late frames as the smoothed figure, ours "
+        f"output moves by {pct(no['smoothed'], 3)}; tracked without smoothing by {pct(no['tracked'], 3)}, "
+        f"against {pct(no['raw'], 3)} for the same model given a fixed box: re-framing each frame from the "
+        "previous frame's (unsmoothed) landmarks feeds their noise back into the crop, and the filter has "
+        f"that to remove. Over the same late frames as the smoothed figure, ours "
         f"raw: {pct(sh['raw_late'], 3)} / {pct(no['raw_late'], 3)}, MediaPipe raw: "
         f"{pct(sh.get('mediapipe_late'), 3)} / {pct(no.get('mediapipe_late'), 3)} (shifted / noise only).",
         "",
@@ -760,13 +768,17 @@ def main(argv: list[str] | None = None) -> int:
     if no_val_people:
         val, train = samples, []
     val, train = val[::mode.val_step], train[::mode.train_step]
-    bundle = Bundle.load(args.bundle)
+    try:
+        bundle = Bundle.load(args.bundle)
+    except EdgeLandmarksError as e:
+        ap.error(f"cannot load the bundle: {e}")
     res = Results(mode="quick" if args.quick else "full", data=Path(data), n_val=len(val))
     if no_val_people:
         res.notes.append(f"{data} holds none of the validation people: its faces are scored regardless of person.")
 
     t = time.perf_counter()
-    res.auto = (lambda rt: (rt.backend, rt.precision))(Runtime(bundle, threads=1))
+    chosen = Runtime(bundle, threads=1)
+    res.auto = (chosen.backend, chosen.precision)
     measure_latency(res, args.bundle, mode)
     res.seconds["latency"] = time.perf_counter() - t
     t = time.perf_counter()

@@ -233,7 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--int8", action="store_true", help="also build static int8 models (calibrated)")
     q.add_argument("--fp16", action="store_true", help="also build float16 models")
     x.add_argument("--calib", help="calibration source: ytf68 folder, image folder, video, or a .npz from python -m calibration (default: the training people)")
-    x.add_argument("--calib-size", type=int, default=128, help="calibration faces")
+    x.add_argument("--calib-size", type=int, default=32, help="calibration faces (default measured best: docs/DEPLOYED.md)")
     x.add_argument("--data", help="ytf68-format folder for calibration and the accuracy check")
     x.add_argument("--out", required=True, help="bundle folder to write")
     x.add_argument("--zip", action="store_true", help="also write BUNDLE.zip")

@@ -32,7 +32,7 @@ from .train import DEFAULT_DATA
 
 LICENCE = ("Trained on ytf68 (YouTube Faces frames with 68-point labels) and the Surrey Face Model: "
            "research use only; not for commercial use.")
-DEFAULT_CALIBRATION_SIZE = 128
+DEFAULT_CALIBRATION_SIZE = 32  # int8 NME vs set size: docs/DEPLOYED.md (32 was as good or better than 128, 512)
 
 
 def tail_from_student(model: Student) -> Tail:
