@@ -187,14 +187,17 @@ def package_versions() -> dict[str, str]:
     return out
 
 
-def git_revision() -> str:
+def git_revision(own: Sequence[Path] = ()) -> str:
+    """Short commit of the checkout, noting uncommitted changes to tracked files other than ``own``."""
     def git(*args):
         return subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True, check=False).stdout.strip()
 
     rev = git("rev-parse", "--short", "HEAD")
     if not rev:
         return "unknown"
-    return rev + (" + uncommitted changes" if git("status", "--porcelain", "--untracked-files=no") else "")
+    skip = [f":(exclude){os.path.relpath(p, ROOT)}" for p in own if Path(p).resolve().is_relative_to(ROOT)]
+    dirty = git("status", "--porcelain", "--untracked-files=no", "--", ".", *skip)
+    return rev + (" + uncommitted changes" if dirty else "")
 
 
 def mediapipe_record() -> dict:
@@ -436,12 +439,14 @@ def plot_ced(res: Results, path: Path) -> None:
     plt = _pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(12, 5.2), sharey=True)
     styles = {"ours": "-", "checkpoint": "--", "peer": "-."}
-    colors = plt.get_cmap("tab10").colors
+    ours_colors = iter(plt.get_cmap("tab10").colors[:7] * 3)
+    peer_colors = iter(["tab:olive", "tab:cyan", "tab:gray"] * 3)
+    color = {s.name: next(peer_colors if s.kind == "peer" else ours_colors) for s in res.scored}
     for ax, pts in zip(axes, ("68", "51")):
-        for n, s in enumerate(res.scored):
+        for s in res.scored:
             xs, ys = ced_curve(s.nme68 if pts == "68" else s.nme51, 0.10)
             auto = res.auto is not None and s.name == ours_name(*res.auto)
-            ax.plot(100 * xs, ys, styles[s.kind], color="black" if auto else colors[n % 10],
+            ax.plot(100 * xs, ys, styles[s.kind], color="black" if auto else color[s.name],
                     lw=2.4 if auto or s.kind == "peer" else 1.3, label=s.name + (" (auto)" if auto else ""))
         ax.set_title(f"{pts} points, {res.n_val} validation faces")
         ax.set_xlabel("NME (% of outer-eye-corner distance)")
@@ -526,7 +531,7 @@ def targets(res: Results) -> list[list[str]]:
     fr = float((auto.nme68 > 0.10).mean()) if auto else None
     ours_ms = model_ms(res.latency_rows, *res.auto) if res.auto else None
     mp_ms = model_ms(res.latency_rows, "mediapipe-facemesh")
-    lat = ours_ms / mp_ms if ours_ms and mp_ms else None
+    lat = res.latency_ratios.get(f"{res.auto[0]}/{res.auto[1]}/1t/model vs mediapipe model") if res.auto else None
     j = res.jitter.get("shifted", {})
     jit = j["smoothed"] / j["mediapipe"] if j.get("mediapipe") else None
     who = f"{res.auto[0]} {res.auto[1]}" if res.auto else "n/a"
@@ -717,7 +722,7 @@ def render(res: Results, info: dict, figures: dict[str, Path], out: Path, comman
     return "\n".join(lines)
 
 
-def machine_info(bundle, mode: Mode) -> dict:
+def machine_info(bundle, mode: Mode, own: Sequence[Path] = ()) -> dict:
     return {
         "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "cpu": cpu_model(),
@@ -725,7 +730,7 @@ def machine_info(bundle, mode: Mode) -> dict:
         "affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "os": f"{platform.system()} {platform.release()} ({platform.machine()})",
         "versions": package_versions(),
-        "git": git_revision(),
+        "git": git_revision(own),
         "bundle": os.path.relpath(bundle.root, ROOT) if Path(bundle.root).is_relative_to(ROOT) else str(bundle.root),
         "bundle_digest": bundle.digest,
         "mediapipe": mediapipe_record(),
@@ -793,7 +798,7 @@ def main(argv: list[str] | None = None) -> int:
     command = "python -m benchmarks.report" + (" " + " ".join(argv if argv is not None else sys.argv[1:])).rstrip()
     manifest_nme = {ours_name(m.backend, m.precision): (m.accuracy["nme_mean"], m.accuracy.get("n_faces", "?"))
                     for m in bundle.models if "nme_mean" in m.accuracy}
-    text = render(res, machine_info(bundle, mode), figures, out, command.strip(), manifest_nme)
+    text = render(res, machine_info(bundle, mode, [out, *figures.values()]), figures, out, command.strip(), manifest_nme)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
     print(f"wrote {out} and {', '.join(str(p) for p in figures.values())}", file=sys.stderr)
