@@ -25,6 +25,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from edge_landmarks.bundle import sha256_file
+
 MEDIAPIPE_VERSION = "0.10.21"
 MEDIAPIPE_WHEEL_TAGS = ("manylinux_2_28_x86_64", "3.11", "cp", "cp311")
 MEDIAPIPE_MEMBER = "mediapipe/modules/face_landmark/face_landmark.tflite"
@@ -49,14 +51,6 @@ def peers_dir() -> Path:
     return Path(base) / "edge-landmarks" / "peers"
 
 
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def mediapipe_model_path() -> Path:
     """Where ``face_landmark.tflite`` lives once fetched (it may not exist yet)."""
     return peers_dir() / MEDIAPIPE_FILE
@@ -72,7 +66,7 @@ def fetch_mediapipe(force: bool = False) -> Path:
         PeerSetupError: pip failed, the wheel lacks the model, or its checksum differs.
     """
     dest = mediapipe_model_path()
-    if dest.is_file() and not force and sha256_of(dest) == MEDIAPIPE_SHA256:
+    if dest.is_file() and not force and sha256_file(dest) == MEDIAPIPE_SHA256:
         return dest
     platform, py, impl, abi = MEDIAPIPE_WHEEL_TAGS
     with tempfile.TemporaryDirectory() as tmp:
