@@ -33,7 +33,7 @@ from .checkpoint import canonical_to_dict, load_checkpoint
 from .config import DistillConfig, StudentConfig
 from .models.student import Student
 from .predict import TeacherPredictor
-from .train import DEFAULT_DATA, prefetch
+from .train import DEFAULT_DATA, optimisation, prefetch, resume_from
 
 STUDENT_VERSION = 1
 
@@ -270,23 +270,9 @@ def distill(cfg: DistillConfig, out_dir: str | Path, data: str | Path = DEFAULT_
     ds = DistillDataset(train_s, train_images, targets, face, cfg, face.flip_permutation("ibug68"))
     model = init_student(cfg.student, face, targets["canonical"])
     face_t = face_tensors(face)
-    ema = torch.optim.swa_utils.AveragedModel(model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    steps = math.ceil(len(ds) / cfg.batch_size)
-    total, warm = cfg.epochs * steps, int(cfg.warmup_epochs * steps)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / max(1, warm)) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / total))))
-    start, best = 0, float("inf")
+    ema, opt, sched = optimisation(model, list(model.parameters()), cfg, math.ceil(len(ds) / cfg.batch_size))
     last = out_dir / "last.pt"
-    if resume and last.is_file():
-        ck = torch.load(last, map_location="cpu", weights_only=False)
-        model.load_state_dict(ck["model"])
-        ema.module.load_state_dict(ck["ema"])
-        ema.n_averaged.fill_(ck["ema_n"])
-        opt.load_state_dict(ck["optimizer"])
-        sched.load_state_dict(ck["scheduler"])
-        start, best = ck["epoch"] + 1, ck["best"]
-        print(f"resumed from {last} at epoch {start}")
+    start, best = resume_from(last, model, ema, opt, sched) if resume else (0, float("inf"))
     (out_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
     gen = torch.Generator().manual_seed(cfg.seed)
     gt_val = np.stack([s.landmarks for s in val_s])

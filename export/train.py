@@ -62,6 +62,32 @@ class prefetch:
             yield b
 
 
+def optimisation(model: torch.nn.Module, params: list, cfg, steps_per_epoch: int):
+    """(EMA copy, AdamW, linear warm-up + cosine schedule per step) from a recipe with ``lr``,
+    ``weight_decay``, ``ema_decay``, ``epochs`` and ``warmup_epochs``; shared by teacher
+    training and distillation."""
+    ema = torch.optim.swa_utils.AveragedModel(model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    total, warm = cfg.epochs * steps_per_epoch, int(cfg.warmup_epochs * steps_per_epoch)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / max(1, warm)) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / total))))
+    return ema, opt, sched
+
+
+def resume_from(last: Path, model, ema, opt, sched) -> tuple[int, float]:
+    """Restore training state from ``last`` if it exists; (first epoch to run, best val NME)."""
+    if not last.is_file():
+        return 0, float("inf")
+    ck = torch.load(last, map_location="cpu", weights_only=False)
+    model.load_state_dict(ck["model"])
+    ema.module.load_state_dict(ck["ema"])
+    ema.n_averaged.fill_(ck["ema_n"])
+    opt.load_state_dict(ck["optimizer"])
+    sched.load_state_dict(ck["scheduler"])
+    print(f"resumed from {last} at epoch {ck['epoch'] + 1}")
+    return ck["epoch"] + 1, ck["best"]
+
+
 def compute_loss(model: Teacher, batch: dict, queries: torch.Tensor, normals: torch.Tensor,
                  flip_perm: torch.Tensor, cfg: TrainConfig) -> tuple[torch.Tensor, dict[str, float]]:
     """Total training loss of one batch and its named parts."""
@@ -110,25 +136,10 @@ def train(cfg: TrainConfig, out_dir: str | Path, data: str | Path = DEFAULT_DATA
     val_images = [s.load_image() for s in val_s]
 
     model = Teacher(cfg.model)
-    ema = torch.optim.swa_utils.AveragedModel(model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    steps_per_epoch = math.ceil(len(ds) / cfg.batch_size)
-    total = cfg.epochs * steps_per_epoch
-    warm = int(cfg.warmup_epochs * steps_per_epoch)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / max(1, warm)) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / total))))
-    start, best = 0, float("inf")
+    ema, opt, sched = optimisation(model, params, cfg, math.ceil(len(ds) / cfg.batch_size))
     last = out_dir / "last.pt"
-    if resume and last.is_file():
-        ck = torch.load(last, map_location="cpu", weights_only=False)
-        model.load_state_dict(ck["model"])
-        ema.module.load_state_dict(ck["ema"])
-        ema.n_averaged.fill_(ck["ema_n"])
-        opt.load_state_dict(ck["optimizer"])
-        sched.load_state_dict(ck["scheduler"])
-        start, best = ck["epoch"] + 1, ck["best"]
-        print(f"resumed from {last} at epoch {start}")
+    start, best = resume_from(last, model, ema, opt, sched) if resume else (0, float("inf"))
     (out_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
     q, n, fp = queries, normals, torch.as_tensor(flip_perm)
     summary = {}
