@@ -26,6 +26,7 @@ from .smoothing import OneEuroFilter, OneEuroSettings
 
 PRECISIONS = ("fp32", "fp16", "int8")
 FRAMING_LAYOUT = "ibug68"  # the network was trained on crops framed from this layout's tight box
+REFRAME_TOLERANCE = 0.04  # video: keep the previous crop until the face box moves or resizes by this share of its size
 
 
 class Runtime:
@@ -187,7 +188,9 @@ class Runtime:
         """Follow one face through a video: each frame is framed from the previous frame's
         landmarks (no detection per frame); when the score drops under ``score_threshold`` the
         face is found again in the same frame. Results are smoothed with the One Euro filter
-        (``smoothing``). ``timestamp`` in seconds (default: 30 frames per second)."""
+        (``smoothing``). The next frame is framed from the smoothed box, and the crop is kept
+        while the face box moves or resizes by less than ``REFRAME_TOLERANCE`` of its size, so the
+        landmarks' noise is not fed back into the crop of a still face. ``timestamp`` in seconds (default: 30 frames per second)."""
         img = load_image(frame, self.color)
         with self._track_lock:
             st = self._track
@@ -206,8 +209,12 @@ class Runtime:
                 st = self._track = {"filters": None, "t": None}
             t = timestamp if timestamp is not None else (st["t"] + 1 / 30 if st["t"] is not None else 0.0)
             dt = t - st["t"] if st["t"] is not None else 0.0
-            st["t"], st["box"] = t, face.box
-            return [self._smooth(face, st, dt)] if self._smoothing else [face]
+            if self._smoothing:
+                face = self._smooth(face, st, dt)
+            if "box" not in st or _moved(st["box"], face.box, REFRAME_TOLERANCE):
+                st["box"] = face.box
+            st["t"] = t
+            return [face]
 
     def _smooth(self, face: Face, st: dict, dt: float) -> Face:
         if st["filters"] is None:
@@ -231,6 +238,14 @@ def rotation_from_euler(yaw: float, pitch: float, roll: float) -> np.ndarray:
     rx = np.array([[1, 0, 0], [0, np.cos(p), -np.sin(p)], [0, np.sin(p), np.cos(p)]])
     rz = np.array([[np.cos(r), -np.sin(r), 0], [np.sin(r), np.cos(r), 0], [0, 0, 1]])
     return (ry @ rx @ rz).astype(np.float32)
+
+
+def _moved(old: np.ndarray, new: np.ndarray, tolerance: float) -> bool:
+    """Whether box ``new`` differs from ``old`` by more than ``tolerance`` of old's size (centre or side)."""
+    size = max(float(old[2] - old[0]), float(old[3] - old[1]), 1e-6)
+    shift = np.abs((new[:2] + new[2:]) - (old[:2] + old[2:])).max() / 2
+    resize = abs(max(float(new[2] - new[0]), float(new[3] - new[1])) - size)
+    return max(shift, resize) > tolerance * size
 
 
 def _pick(d: Decoded, i: int) -> Decoded:

@@ -13,6 +13,8 @@ from edge_landmarks.geometry import apply_affine, box_to_input_affine, tight_box
 @dataclass(frozen=True)
 class AugmentConfig:
     max_rotation: float = 50.0
+    rotation_uniform_prob: float = 0.7  # share of rotations drawn uniformly in ±max_rotation
+    rotation_std: float = 5.0  # the others: normal, degrees
     scale_range: tuple[float, float] = (0.65, 1.5)
     max_shift: float = 0.25
     flip_prob: float = 0.5
@@ -20,6 +22,15 @@ class AugmentConfig:
     blur_prob: float = 0.2
     noise_prob: float = 0.2
     gray_prob: float = 0.1
+    label_x_offset: float = 0.0  # the labels' x convention offset, image px (e.g. ytf68's LABEL_X_OFFSET)
+
+
+def flip_source(points: np.ndarray, flip: bool, label_x_offset: float) -> np.ndarray:
+    """Label points to map through a framing affine: under a flip, moved by ``-2 * label_x_offset``
+    in x first. Labels L = T + (d, 0) of true points T; a real face in the mirrored framing should
+    carry the same offset in its own upright frame, which is m_flipped(T - (d, 0)) = m_flipped(L - (2d, 0))."""
+    p = np.asarray(points, dtype=np.float64)
+    return p - np.array([2.0 * label_x_offset, 0.0]) if flip else p
 
 
 def frame_face(image, landmarks, size, enlarge, flip_perm, rng: np.random.Generator | None, cfg: AugmentConfig):
@@ -32,7 +43,8 @@ def frame_face(image, landmarks, size, enlarge, flip_perm, rng: np.random.Genera
         m = box_to_input_affine(box, size, enlarge)
         flip = False
     else:
-        rot = rng.uniform(-cfg.max_rotation, cfg.max_rotation) if rng.random() < 0.7 else rng.normal(0, 5)
+        rot = (rng.uniform(-cfg.max_rotation, cfg.max_rotation) if rng.random() < cfg.rotation_uniform_prob
+               else float(np.clip(rng.normal(0, cfg.rotation_std), -cfg.max_rotation, cfg.max_rotation)))
         lo, hi = np.log(cfg.scale_range[0]), np.log(cfg.scale_range[1])
         flip = bool(rng.random() < cfg.flip_prob)
         m = box_to_input_affine(
@@ -43,7 +55,7 @@ def frame_face(image, landmarks, size, enlarge, flip_perm, rng: np.random.Genera
             flip=flip,
         )
     out = cv2.warpAffine(image, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE if rng is None or rng.random() < 0.5 else cv2.BORDER_CONSTANT)
-    pts = apply_affine(m, landmarks).astype(np.float32)
+    pts = apply_affine(m, flip_source(landmarks, flip, cfg.label_x_offset)).astype(np.float32)
     if flip:
         pts = pts[flip_perm]
     return out, pts, m

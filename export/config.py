@@ -128,6 +128,7 @@ class TrainConfig:
     ema_decay: float = 0.998
     seed: int = 0
     threads: int = 0  # 0: torch's default
+    init: str = ""  # warm start: model weights (EMA if present) of this teacher checkpoint; "" = from scratch
     # loss weights
     w_landmarks: float = 1.0
     w_shape_prior: float = 0.02
@@ -136,6 +137,8 @@ class TrainConfig:
     w_focal_prior: float = 0.1
     # augmentation
     max_rotation: float = 50.0
+    rotation_uniform_prob: float = 0.7
+    rotation_std: float = 5.0
     scale_range: tuple[float, float] = (0.65, 1.5)
     max_shift: float = 0.25
     occluder_prob: float = 0.3

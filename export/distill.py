@@ -24,11 +24,12 @@ from tqdm import tqdm
 from edge_landmarks.canonical import CanonicalFace
 from edge_landmarks.data import FaceSample, load_ytf68
 from edge_landmarks.data.split import train_val
+from edge_landmarks.data.ytf68 import LABEL_X_OFFSET
 from edge_landmarks.geometry import apply_affine, box_to_input_affine, tight_box
 from edge_landmarks.metrics import landmark_report, nme_per_face
 
 from . import losses
-from .augment import AugmentConfig, photometric, to_tensor_layout
+from .augment import AugmentConfig, flip_source, photometric, to_tensor_layout
 from .checkpoint import canonical_to_dict, load_checkpoint
 from .config import DistillConfig, StudentConfig
 from .models.student import Student
@@ -72,7 +73,7 @@ class DistillDataset(Dataset):
         self.mirror = np.asarray(face.mirror, dtype=np.int64)
         self.flip_perm = np.asarray(flip_perm)
         self.cfg, self.spec = cfg, cfg.student.input
-        self.aug = AugmentConfig(occluder_prob=0.3)
+        self.aug = AugmentConfig(occluder_prob=0.3, label_x_offset=LABEL_X_OFFSET)
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -110,8 +111,8 @@ class DistillDataset(Dataset):
             img = np.full_like(img, rng.integers(0, 256, 3).astype(np.uint8)) if rng.random() < 0.5 else \
                 rng.integers(0, 256, img.shape).astype(np.uint8)
         img = photometric(img, rng, self.aug)
-        gt = apply_affine(m, s.landmarks)
-        t2d = apply_affine(m, self.targets["landmarks"][i].astype(np.float32))
+        gt = apply_affine(m, flip_source(s.landmarks, flip, self.aug.label_x_offset))
+        t2d = apply_affine(m, flip_source(self.targets["landmarks"][i], flip, self.aug.label_x_offset))
         t3d = self.targets["canonical"][i].astype(np.float32)
         if flip:
             gt, t2d = gt[self.flip_perm], t2d[self.mirror]

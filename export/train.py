@@ -15,6 +15,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from edge_landmarks.data import load_ytf68
+from edge_landmarks.data.ytf68 import LABEL_X_OFFSET
 from edge_landmarks.data.split import train_val
 from edge_landmarks.geometry import tight_box
 from edge_landmarks.metrics import landmark_report, nme_per_face
@@ -88,6 +89,20 @@ def resume_from(last: Path, model, ema, opt, sched) -> tuple[int, float]:
     return ck["epoch"] + 1, ck["best"]
 
 
+def warm_start(model: Teacher, path: str | Path) -> None:
+    """Load the weights of a teacher checkpoint (EMA if present) into ``model``. Without a
+    spatial transformer the checkpoint's learned one is dropped, so the crop stays the fixed
+    initial region."""
+    ck = torch.load(path, map_location="cpu", weights_only=False)
+    weights = {k: v.float() for k, v in (ck.get("ema") or ck["model"]).items() if k != "n_averaged"}
+    if not model.cfg.use_stn:
+        weights = {k: v for k, v in weights.items() if not k.startswith("stn.")}
+    missing, unexpected = model.load_state_dict(weights, strict=False)
+    if unexpected or any(not k.startswith("stn.") for k in missing):
+        raise ValueError(f"{path} does not fit this teacher: missing {missing}, unexpected {unexpected}")
+    print(f"warm start from {path}")
+
+
 def compute_loss(model: Teacher, batch: dict, queries: torch.Tensor, normals: torch.Tensor,
                  flip_perm: torch.Tensor, cfg: TrainConfig) -> tuple[torch.Tensor, dict[str, float]]:
     """Total training loss of one batch and its named parts."""
@@ -131,11 +146,14 @@ def train(cfg: TrainConfig, out_dir: str | Path, data: str | Path = DEFAULT_DATA
     train_s, val_s = train_val(load_ytf68(data))
     if limit:
         train_s, val_s = train_s[:limit], val_s[: max(8, limit // 4)]
-    aug = AugmentConfig(cfg.max_rotation, cfg.scale_range, cfg.max_shift, occluder_prob=cfg.occluder_prob)
+    aug = AugmentConfig(cfg.max_rotation, cfg.rotation_uniform_prob, cfg.rotation_std, cfg.scale_range, cfg.max_shift,
+                        occluder_prob=cfg.occluder_prob, label_x_offset=LABEL_X_OFFSET)
     ds = LandmarkDataset(train_s, cfg.model.input, flip_perm, cfg.model.datasets.index("ytf68"), aug, cfg.seed)
     val_images = [s.load_image() for s in val_s]
 
     model = Teacher(cfg.model)
+    if cfg.init:
+        warm_start(model, cfg.init)
     params = [p for p in model.parameters() if p.requires_grad]
     ema, opt, sched = optimisation(model, params, cfg, math.ceil(len(ds) / cfg.batch_size))
     last = out_dir / "last.pt"

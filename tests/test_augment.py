@@ -7,7 +7,8 @@ from edge_landmarks.layouts import LAYOUTS
 
 cv2 = pytest.importorskip("cv2")
 pytest.importorskip("torch")
-from export.augment import AugmentConfig, frame_face, photometric  # noqa: E402
+from edge_landmarks.geometry import apply_affine, box_to_input_affine  # noqa: E402
+from export.augment import AugmentConfig, flip_source, frame_face, photometric  # noqa: E402
 
 
 def _face():
@@ -53,3 +54,23 @@ def test_augmentation_is_deterministic_per_seed_and_keeps_points_with_the_pixels
     assert np.hypot(xs.mean() - out[30, 0], ys.mean() - out[30, 1]) < 1.5
     p = photometric(warped, np.random.default_rng(1), AugmentConfig())
     assert p.shape == warped.shape and p.dtype == np.uint8
+
+
+def test_flip_keeps_the_labels_x_offset_in_the_face_frame():
+    """Labels sitting d px right of the true points must sit d px (times the framing scale)
+    towards the image right of the mirrored face too, turned with the mirrored face."""
+    d, size = 1.5, 128
+    true = np.array([[40.0, 50.0], [70.0, 52.0], [55.0, 80.0]])
+    box = np.array([30.0, 40.0, 80.0, 90.0])
+    for rot in (0.0, 30.0):
+        plain = box_to_input_affine(box, size, 1.6, rotation_deg=rot)
+        mirrored = box_to_input_affine(box, size, 1.6, rotation_deg=rot, flip=True)
+        s = np.sqrt(abs(np.linalg.det(plain[:, :2])))
+        a = np.deg2rad(rot)
+        # the mirrored face appears turned by -rot: its "right" is the x axis turned by -rot
+        offset = s * d * np.array([np.cos(-a), -np.sin(-a)])
+        expected = apply_affine(mirrored, true) + offset
+        got = apply_affine(mirrored, flip_source(true + [d, 0.0], True, d))
+        np.testing.assert_allclose(got, expected, atol=1e-9)
+        np.testing.assert_allclose(apply_affine(plain, flip_source(true + [d, 0.0], False, d)),
+                                   apply_affine(plain, true + [d, 0.0]), atol=1e-9)

@@ -89,3 +89,24 @@ def test_yaw_sign_on_mirrored_faces(val_faces):
             if abs(yaw_proxy(s.landmarks)) > 0.1:
                 assert np.sign(yaw) == -np.sign(yaw_proxy(s.landmarks))
     assert turned >= 3
+
+
+def test_tracking_a_still_face_keeps_its_crop_and_smoothing_steadies_it(val_faces):
+    """Video mode on noisy copies of one still face: after settling, the crop stays put (the
+    landmarks' noise is not fed back into the framing) and the smoothed track moves less than
+    the per-frame predictions."""
+    s = val_faces[3]
+    image, box = s.load_image(), tight_box(s.landmarks)
+    rng = np.random.default_rng(0)
+    frames = [np.clip(image + rng.normal(0, 2.0, image.shape), 0, 255).astype(np.uint8) for _ in range(20)]
+    kw = dict(backend="onnxruntime", precision="fp32", threads=1, score_threshold=0, mode="video",
+              detector=lambda img: [box])
+    raw, smooth = Runtime(smoothing=None, **kw), Runtime(**kw)
+    crops, lm_raw, lm_smooth = [], [], []
+    for i, f in enumerate(frames):
+        lm_raw.append(raw.track(f, timestamp=i / 30)[0].landmarks)
+        lm_smooth.append(smooth.track(f, timestamp=i / 30)[0].landmarks)
+        crops.append(raw._track["box"].copy())
+    assert all(np.array_equal(crops[5], c) for c in crops[5:])
+    spread = lambda lm: np.linalg.norm(np.asarray(lm[8:]) - np.mean(lm[8:], axis=0), axis=-1).mean()  # noqa: E731
+    assert spread(lm_smooth) < 0.8 * spread(lm_raw)

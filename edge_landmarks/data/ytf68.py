@@ -10,6 +10,13 @@ from ..errors import DataError
 from ..layouts import layout_for_count
 from .sample import FaceSample
 
+LABEL_X_OFFSET = 1.2
+"""Pixels by which ytf68's x coordinates sit right of the mirror-symmetric convention (pixel
+centres at integers). Measured: a flip-symmetric model trained with plain flips is off by
+-1.15 px on the images and +1.24 px on their mirror images (training people). Flip
+augmentation must mirror ``x - LABEL_X_OFFSET``, or half the samples teach the opposite offset
+(see ``export.augment.flip_source``)."""
+
 
 def person_of(image_name: str) -> str:
     """Identity of a ytf68 image: the file stem up to its last underscore."""
