@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+from dataclasses import replace
 from typing import Callable
 
 import numpy as np
@@ -22,6 +23,7 @@ from .geometry import apply_affine, check_box, invert_affine, tight_box
 from .image import face_crop, load_image, to_network_input
 from .results import Face, Pose
 from .selection import Timing, choose
+from .scan import ScanSettings, merge, window_boxes
 from .smoothing import OneEuroFilter, OneEuroSettings
 
 PRECISIONS = ("fp32", "fp16", "int8")
@@ -41,8 +43,11 @@ class Runtime:
         threads: inference threads (default: all cores).
         mode: "image", or "video": ``detect(frame)`` without boxes then tracks (see ``track``).
         color: channel order of numpy inputs, "bgr" (OpenCV) or "rgb".
-        detector: optional callable ``image_bgr -> list of [x0, y0, x1, y1]`` for several faces
-            when no boxes are given; its boxes may be loose (each face is re-framed once).
+        detector: how ``detect`` finds faces when no boxes are given. None: one loosely framed
+            face, found by the model's own localiser. "scan": several faces, by the model's face
+            score on a grid of windows (``edge_landmarks.scan``: no download, for stills). Or a
+            callable ``image_bgr -> list of [x0, y0, x1, y1]`` (your detector); its boxes may be
+            loose (each face is re-framed once).
         score_threshold: faces scoring below it are dropped (and end a track).
         smoothing: One Euro settings for ``track``; None disables smoothing.
         use_cache: reuse the cached backend choice for this device.
@@ -50,10 +55,12 @@ class Runtime:
 
     def __init__(self, bundle=None, backend: str = "auto", precision: str = "auto", layout="ibug68",
                  threads: int | None = None, mode: str = "image", color: str = "bgr",
-                 detector: Callable[[np.ndarray], list] | None = None, score_threshold: float = 0.5,
+                 detector: Callable[[np.ndarray], list] | str | None = None, score_threshold: float = 0.5,
                  smoothing: OneEuroSettings | None = OneEuroSettings(), use_cache: bool = True):
         if mode not in ("image", "video"):
             raise InputError(f"mode must be 'image' or 'video', got {mode!r}")
+        if not (detector is None or detector == "scan" or callable(detector)):
+            raise InputError(f"detector must be None, 'scan' or a callable image -> boxes, got {detector!r}")
         if precision != "auto" and precision not in PRECISIONS:
             raise InputError(f"precision must be 'auto' or one of {PRECISIONS}, got {precision!r}")
         if threads is not None and (not isinstance(threads, int) or threads < 1):
@@ -166,7 +173,28 @@ class Runtime:
         faces = [self._face(*r) for r in self._infer(img, checked)]
         return [f for f in faces if f.score >= self.score_threshold]
 
+    def _scan(self, img: np.ndarray, settings: ScanSettings = ScanSettings(), batch: int = 256) -> list[Face]:
+        windows = window_boxes(*img.shape[:2], settings)
+        if len(windows) > settings.max_windows:
+            raise InputError(f"scanning this {img.shape[1]}x{img.shape[0]} image needs {len(windows)} windows "
+                             f"(limit {settings.max_windows}); downscale it or pass boxes")
+        boxes, scores = [], []
+        for i in range(0, len(windows), batch):
+            for frame, pts, m in self._infer(img, list(windows[i:i + batch])):
+                boxes.append(self._box_of(frame, m))
+                scores.append(float(pts.score[0]))
+        keep = merge(np.asarray(boxes), np.asarray(scores), settings)
+        if len(keep) == 0:
+            return []
+        faces = [self._face(*r) for r in self._refine(img, [check_box(boxes[k], img.shape) for k in keep], 2)]
+        faces = [f for f in faces if f.score >= max(self.score_threshold, 0.5)]
+        final = merge(np.asarray([f.box for f in faces]), np.asarray([f.score for f in faces]),
+                      replace(settings, score=0.0)) if faces else []
+        return [faces[k] for k in final]
+
     def _find(self, img: np.ndarray) -> list[Face]:
+        if self.detector == "scan":
+            return self._scan(img)
         if self.detector is not None:
             boxes = [check_box(b, img.shape) for b in self.detector(img)]
             if not boxes:

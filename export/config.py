@@ -100,7 +100,8 @@ class DistillConfig:
     dense_points: int = 512  # teacher-supervised dense vertices per step
     max_rotation: float = 45.0
     loose_prob: float = 0.25  # share of loosely framed crops (the no-box localiser's first pass)
-    negative_prob: float = 0.08  # share of crops with no face, for the score
+    synthetic_faces: int = 0  # rendered faces (seeds 0 .. n-1) added with their exact dense 2D/3D targets
+    negative_prob: float = 0.15  # share of crops with no face (or only part of one), for the score
 
     @classmethod
     def from_dict(cls, d: dict) -> "DistillConfig":
@@ -135,6 +136,13 @@ class TrainConfig:
     w_symmetry: float = 0.02
     w_region: float = 1.0
     w_focal_prior: float = 0.1
+    # synthetic faces (export.synthetic) mixed into every step; 0 = real faces only
+    synthetic_faces: int = 0  # rendered once, seeds 0 .. n-1 (the eval-3d test set uses other seeds)
+    synthetic_batch: int = 16
+    synthetic_size: int = 160
+    w_rotation: float = 1.0  # synthetic only: |R - R_true| (Frobenius)
+    w_canonical: float = 0.05  # synthetic only: canonical 3D points, per 10 mm
+    w_visibility: float = 0.1  # synthetic only: BCE against self-visibility
     # augmentation
     max_rotation: float = 50.0
     rotation_uniform_prob: float = 0.7

@@ -106,6 +106,12 @@ def warm_start(model: Teacher, path: str | Path) -> None:
 def compute_loss(model: Teacher, batch: dict, queries: torch.Tensor, normals: torch.Tensor,
                  flip_perm: torch.Tensor, cfg: TrainConfig) -> tuple[torch.Tensor, dict[str, float]]:
     """Total training loss of one batch and its named parts."""
+    total, parts, _ = _loss_and_output(model, batch, queries, normals, flip_perm, cfg)
+    return total, parts
+
+
+def _loss_and_output(model: Teacher, batch: dict, queries: torch.Tensor, normals: torch.Tensor,
+                     flip_perm: torch.Tensor, cfg: TrainConfig) -> tuple[torch.Tensor, dict[str, float], dict]:
     out = model(batch["image"], queries, normals, batch["dataset"])
     target = batch["landmarks"]
     mc = model.cfg
@@ -121,7 +127,47 @@ def compute_loss(model: Teacher, batch: dict, queries: torch.Tensor, normals: to
     w = {"landmarks": cfg.w_landmarks, "shape": cfg.w_shape_prior, "symmetry": cfg.w_symmetry,
          "region": cfg.w_region, "focal": cfg.w_focal_prior}
     total = sum(w[k] * v for k, v in parts.items())
-    return total, {k: float(v.detach()) for k, v in parts.items()}
+    return total, {k: float(v.detach()) for k, v in parts.items()}, out
+
+
+def synthetic_loss(model: Teacher, batch: dict, queries: torch.Tensor, normals: torch.Tensor,
+                   flip_perm: torch.Tensor, cfg: TrainConfig) -> tuple[torch.Tensor, dict[str, float]]:
+    """``compute_loss`` on rendered faces plus what only they can supervise: head rotation,
+    canonical 3D shape and self-visibility."""
+    total, parts, out = _loss_and_output(model, batch, queries, normals, flip_perm, cfg)
+    rot = (out["rotation"] - batch["rotation"]).pow(2).sum((1, 2)).sqrt().mean()
+    canon = ((out["canonical"] - batch["canonical"]) / 10.0).norm(dim=-1).mean()
+    vis = torch.nn.functional.binary_cross_entropy(out["visibility"].clamp(1e-4, 1 - 1e-4), batch["visible"])
+    total = total + cfg.w_rotation * rot + cfg.w_canonical * canon + cfg.w_visibility * vis
+    parts = {f"syn_{k}": v for k, v in parts.items()} | {"syn_rotation": float(rot.detach()), "syn_canonical": float(canon.detach()),
+                                                          "syn_visibility": float(vis.detach())}
+    return total, parts
+
+
+def synthetic_training_set(cfg: TrainConfig, aug: AugmentConfig):
+    """The rendered training faces of ``cfg.synthetic_faces`` (seeds 0 .. n-1), augmented."""
+    from .dataset import SyntheticDataset
+    from .synthetic.generate import iter_samples
+
+    n = cfg.synthetic_faces
+    samples = list(tqdm(iter_samples(range(n), cfg.synthetic_size), total=n, desc="render synthetic faces", mininterval=5))
+    return SyntheticDataset(samples, cfg.model.input, cfg.model.datasets.index("synthetic"), aug, cfg.seed)
+
+
+class _CycleLoader:
+    """Endless iteration over ``make_loader(epoch)`` for epoch 0, 1, ... (for ``prefetch``)."""
+
+    def __init__(self, make_loader):
+        self.make_loader = make_loader
+
+    def __len__(self) -> int:
+        return 0
+
+    def __iter__(self):
+        epoch = 0
+        while True:
+            yield from self.make_loader(epoch)
+            epoch += 1
 
 
 def validate(model: Teacher, face, samples, images) -> dict:
@@ -149,6 +195,15 @@ def train(cfg: TrainConfig, out_dir: str | Path, data: str | Path = DEFAULT_DATA
     aug = AugmentConfig(cfg.max_rotation, cfg.rotation_uniform_prob, cfg.rotation_std, cfg.scale_range, cfg.max_shift,
                         occluder_prob=cfg.occluder_prob, label_x_offset=LABEL_X_OFFSET)
     ds = LandmarkDataset(train_s, cfg.model.input, flip_perm, cfg.model.datasets.index("ytf68"), aug, cfg.seed)
+    syn = None
+    if cfg.synthetic_faces:
+        syn_ds = synthetic_training_set(cfg, aug)
+
+        def syn_loader(epoch):
+            syn_ds.set_epoch(epoch)
+            return DataLoader(syn_ds, batch_size=cfg.synthetic_batch, shuffle=True, drop_last=True,
+                              generator=torch.Generator().manual_seed(cfg.seed * 1000 + 500 + epoch))
+        syn = iter(prefetch(_CycleLoader(syn_loader)))
     val_images = [s.load_image() for s in val_s]
 
     model = Teacher(cfg.model)
@@ -171,6 +226,10 @@ def train(cfg: TrainConfig, out_dir: str | Path, data: str | Path = DEFAULT_DATA
         run = {}
         for batch in bar:
             loss, parts = compute_loss(model, batch, q, n, fp, cfg)
+            if syn is not None:
+                syn_total, syn_parts = synthetic_loss(model, next(syn), q, n, fp, cfg)
+                loss = loss + syn_total
+                parts |= syn_parts
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 5.0)

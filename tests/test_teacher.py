@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -149,3 +151,60 @@ def test_visibility_of_a_turned_head():
 def test_train_config_rejects_unknown_keys():
     with pytest.raises(ValueError, match="unknown TrainConfig keys"):
         TrainConfig.from_dict({"epochz": 3})
+
+
+class _RenderedStub:
+    """The fields of a synthetic sample that SyntheticDataset reads: a frontal head 600 mm away."""
+
+    def __init__(self, rotation):
+        rng = np.random.default_rng(0)
+        canonical = rng.uniform(-50, 50, (68, 3))
+        canonical[36], canonical[45] = (-45.0, 35.0, 0.0), (45.0, 35.0, 0.0)
+        self.rotation, self.translation = np.asarray(rotation, np.float64), np.array([0.0, 0.0, 600.0])
+        self.canonical = canonical
+        self.cam = canonical @ np.diag([1.0, -1.0, -1.0]) @ self.rotation.T + self.translation
+        self.image = rng.integers(0, 255, (160, 160, 3), dtype=np.uint8)
+        self.self_visible = np.ones(68, bool)
+
+    def landmarks_2d(self, layout="ibug68"):
+        return (self.cam[:, :2] / self.cam[:, 2:] * 400.0 + 79.5).astype(np.float32)
+
+    def landmarks_3d(self, layout="ibug68"):
+        return self.cam
+
+    def ids(self, layout):
+        return np.arange(68)
+
+
+def test_synthetic_training_samples_turn_the_true_rotation_with_the_framing():
+    """In-plane augmentation turns the image; the rotation label must turn with it (roll follows
+    the eye line), and the canonical label is the head's own shape whatever the pose."""
+    from dataclasses import replace
+
+    from export.augment import AugmentConfig
+    from export.dataset import SyntheticDataset
+    from export.config import InputSpec
+
+    aug = AugmentConfig(max_rotation=40, rotation_uniform_prob=1.0, scale_range=(1, 1), max_shift=0.0,
+                        occluder_prob=0, blur_prob=0, noise_prob=0)
+    yaw20 = euler_to_matrix(20.0)
+    ds = SyntheticDataset([_RenderedStub(np.eye(3)), _RenderedStub(yaw20)], InputSpec(), 1, aug)
+    rolls = []
+    for epoch in range(4):
+        ds.set_epoch(epoch)
+        item = ds[0]
+        lm = item["landmarks"].numpy()
+        eye = lm[45] - lm[36]
+        yaw, pitch, roll = euler_yaw_pitch_roll(item["rotation"][None].double())[0].tolist()
+        assert abs(yaw) < 1e-3 and abs(pitch) < 1e-3
+        assert roll == pytest.approx(math.degrees(math.atan2(eye[1], eye[0])), abs=0.05)
+        rolls.append(roll)
+    assert np.ptp(rolls) > 5  # the framing did turn
+    np.testing.assert_allclose(ds[1]["canonical"].numpy(), _RenderedStub(yaw20).canonical, atol=1e-3)
+    upright = SyntheticDataset([_RenderedStub(yaw20)], InputSpec(), 1, replace(aug, max_rotation=0.0))
+    assert euler_yaw_pitch_roll(upright[0]["rotation"][None].double())[0].tolist() == pytest.approx([20.0, 0, 0], abs=1e-3)
+
+
+def euler_to_matrix(yaw_deg: float) -> np.ndarray:
+    a = math.radians(yaw_deg)
+    return np.array([[math.cos(a), 0, math.sin(a)], [0, 1, 0], [-math.sin(a), 0, math.cos(a)]])
