@@ -8,7 +8,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from .errors import EdgeLandmarksError, InputError
+from .errors import BundleError, EdgeLandmarksError, InputError
 
 REPO = Path(__file__).resolve().parents[1]
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
@@ -67,6 +67,29 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     print(report.summary())
     if args.json:
         _write_new(Path(args.json), json.dumps(report.to_dict(), indent=2), args.force)
+    return 0
+
+
+def _cmd_eval_3d(args: argparse.Namespace) -> int:
+    try:
+        from export.eval3d import evaluate_3d
+    except ImportError as e:
+        raise BundleError(f"eval-3d renders synthetic faces and needs the training extra (pip install '.[train]'): {e}") from None
+    if args.json and Path(args.json).exists() and not args.force:
+        raise InputError(f"{args.json} exists; pass --force to overwrite it")
+    rep = evaluate_3d(args.model, n_faces=args.faces, n_sequences=args.sequences, n_frames=args.frames,
+                      backend=args.backend, precision=args.precision)
+    yaw = rep["pose_mae_by_yaw"]
+    print(f"{rep['model']}: {rep['n_faces']} synthetic faces, {rep['sequences']} sequences x {rep['frames']} frames")
+    print(f"pose MAE (|yaw| <= 60) {rep['pose_mae']:.2f} deg; by |yaw|: "
+          + ", ".join(f"{k}: {v['mean']:.2f}" for k, v in yaw.items()))
+    print(f"3D NME {100 * rep['nme3d']:.2f} %  visibility F1 {rep['visibility_f1']:.3f}  "
+          f"ibug68 NME {100 * rep['ibug68_nme']:.2f} %  wflw98 NME {100 * rep['wflw98_nme']:.2f} % "
+          f"({rep['wflw98_vs_ibug68']:.2f}x)")
+    smoothed = "n/a" if rep["jitter_smoothed"] is None else f"{100 * rep['jitter_smoothed']:.3f} %"
+    print(f"jitter {100 * rep['jitter']:.3f} %  smoothed {smoothed}  static {100 * rep['jitter_static']:.3f} %")
+    if args.json:
+        _write_new(Path(args.json), json.dumps(rep, indent=2), args.force)
     return 0
 
 
@@ -251,6 +274,16 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--json", help="write the full report (with per-face NMEs) here")
     e.add_argument("--force", action="store_true", help="overwrite an existing --json file")
     e.set_defaults(func=_cmd_eval)
+
+    e3 = sub.add_parser("eval-3d", help="head pose, 3D landmarks, visibility, wflw98 and jitter on synthetic faces (needs [train])")
+    e3.add_argument("--model", help="teacher checkpoint (.pt); default: the shipped bundle through the runtime")
+    e3.add_argument("--faces", type=int, default=600, help="synthetic test faces (seeded, fixed)")
+    e3.add_argument("--sequences", type=int, default=12, help="synthetic sequences for jitter")
+    e3.add_argument("--frames", type=int, default=40, help="frames per sequence")
+    _runtime_options(e3)
+    e3.add_argument("--json", help="write the report here")
+    e3.add_argument("--force", action="store_true", help="overwrite an existing --json file")
+    e3.set_defaults(func=_cmd_eval_3d)
 
     d = sub.add_parser("detect", help="landmarks, 3D and head pose of faces in an image, a folder of images or a video")
     d.add_argument("input", help="image file, folder of images, or video file")
