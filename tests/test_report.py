@@ -14,12 +14,19 @@ if str(ROOT) not in sys.path:
 
 from benchmarks.report import (  # noqa: E402
     MARKER,
+    Results,
+    _pose_section,
+    _sequence_section,
+    deg,
     jitter_per_face,
     markdown_table,
     owned,
     pareto_front,
+    safe_ratio,
+    sequence_ratios,
     shifted_copy,
     status,
+    targets,
 )
 from edge_landmarks.errors import InputError  # noqa: E402
 
@@ -84,3 +91,55 @@ def test_only_own_files_are_overwritten(tmp_path):
     theirs.write_text("# my notes\n")
     assert not owned(theirs)
     assert not owned(tmp_path)
+
+
+def test_deg_and_safe_ratio():
+    assert deg(3.14159) == "3.14°" and deg(None) == "n/a" and deg(float("nan")) == "n/a"
+    assert safe_ratio(1.0, 4.0) == 0.25
+    assert safe_ratio(1.0, 0.0) is None and safe_ratio(None, 1.0) is None and safe_ratio(1.0, float("nan")) is None
+
+
+def test_sequence_ratios_compare_the_same_frames():
+    seq = {"raw": 0.02, "mediapipe": 0.04, "smoothed": 0.006, "mediapipe_late": 0.03}
+    assert sequence_ratios(seq) == pytest.approx((0.5, 0.2))
+    assert sequence_ratios({"raw": 0.02, "smoothed": 0.01}) == (None, None)
+    assert sequence_ratios({}) == (None, None)
+
+
+def _pose(mean: float) -> dict:
+    mae = {"yaw": mean, "pitch": mean, "roll": mean, "mean": mean, "n_faces": 5}
+    return {"mae": mae, "by_yaw": {b: dict(mae) for b in ("0-30", "30-60", "60-90")}}
+
+
+def test_targets_hold_the_pose_and_sequence_rows():
+    res = Results(mode="quick", data=Path("."), n_val=0, auto=("onnxruntime", "int8"))
+    res.seq_jitter = {"raw": 0.02, "mediapipe": 0.04, "smoothed": 0.006, "mediapipe_late": 0.03}
+    res.pose = {"faces": 5, "size": 160, "systems": {"ours": _pose(4.0), "mediapipe": _pose(6.5)}}
+
+    def row(start):
+        return next(r for r in targets(res) if r[0].startswith(start))
+
+    assert all(len(r) == 4 for r in targets(res))
+    assert row("head pose")[1:] == ["4.00° (MediaPipe + solvePnP: 6.50°)", "<= 5.00°", "met"]
+    assert row("jitter on synthetic sequences, ours smoothed")[1:] == ["0.20x", "<= 0.50x", "met"]
+    assert row("jitter on synthetic sequences, ours raw")[1] == "0.50x"
+    res.pose["systems"]["ours"] = _pose(5.5)
+    res.seq_jitter["smoothed"] = 0.02
+    assert row("head pose")[3] == "missed"
+    assert row("jitter on synthetic sequences, ours smoothed")[3] == "missed"
+
+
+def test_synthetic_sections_say_why_they_are_missing():
+    res = Results(mode="quick", data=Path("."), n_val=0, auto=("onnxruntime", "int8"))
+    res.pose = res.seq_jitter = {"unavailable": "no moderngl"}
+    assert "no moderngl" in _pose_section(res)[0] and "no moderngl" in _sequence_section(res)[0]
+    for row in targets(res)[-3:]:
+        assert row[1] == "n/a" and row[3] in ("n/a", "")
+
+
+def test_pose_section_tables():
+    res = Results(mode="quick", data=Path("."), n_val=0, auto=("onnxruntime", "int8"))
+    res.pose = {"faces": 5, "size": 160, "systems": {"ours": _pose(4.0), "mediapipe": _pose(6.5)}}
+    text = "\n".join(_pose_section(res))
+    assert "| ours (onnxruntime int8) | 4.00° | 4.00° | 4.00° | **4.00°** | 5 |" in text
+    assert "\\|yaw\\| 60-90° (5 faces)" in text and "6.50° (6.5 / 6.5 / 6.5)" in text
