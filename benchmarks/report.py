@@ -36,6 +36,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from edge_landmarks.image import shifted_copy  # noqa: F401  (the jitter copies; tests import it from here)
 from edge_landmarks.errors import EdgeLandmarksError, InputError
 from edge_landmarks.layouts import layout_info
 
@@ -140,16 +141,6 @@ def jitter_per_face(preds: np.ndarray, shifts: np.ndarray, iod: np.ndarray) -> n
     p = preds - shifts[:, :, None, :]
     dev = p - p.mean(axis=1, keepdims=True)
     return np.sqrt((dev ** 2).sum(-1).mean(1)).mean(-1) / iod
-
-
-def shifted_copy(image: np.ndarray, shift: Sequence[float], noise_sigma: float, rng: np.random.Generator) -> np.ndarray:
-    """``image`` translated by ``shift`` (dx, dy) pixels (bilinear, edges replicated), plus Gaussian noise."""
-    h, w = image.shape[:2]
-    m = np.array([[1.0, 0.0, shift[0]], [0.0, 1.0, shift[1]]])
-    out = cv2.warpAffine(image, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    if noise_sigma > 0:
-        out = np.clip(np.rint(out + rng.normal(0.0, noise_sigma, out.shape)), 0, 255).astype(np.uint8)
-    return out
 
 
 def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:

@@ -78,3 +78,15 @@ def to_network_input(crops: list[np.ndarray], color: str, mean: float, std: floa
     (``cv2.dnn.blobFromImages``: scaling, channel swap and NCHW in one C++ pass)."""
     size = crops[0].shape[1::-1]
     return cv2.dnn.blobFromImages(crops, 1.0 / (255.0 * std), size, (255.0 * mean,) * 3, color == "rgb", False)
+
+
+def shifted_copy(image: np.ndarray, shift, noise_sigma: float, rng: np.random.Generator) -> np.ndarray:
+    """``image`` translated by ``shift`` (dx, dy) pixels (bilinear, edges replicated), plus Gaussian
+    noise of ``noise_sigma`` grey levels: the copies of a still face that jitter is measured on
+    (``benchmarks/report.py``, ``edge-landmarks eval-3d``)."""
+    h, w = image.shape[:2]
+    m = np.array([[1.0, 0.0, shift[0]], [0.0, 1.0, shift[1]]])
+    out = cv2.warpAffine(image, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    if noise_sigma > 0:
+        out = np.clip(np.rint(out + rng.normal(0.0, noise_sigma, out.shape)), 0, 255).astype(np.uint8)
+    return out

@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 from tqdm import tqdm
 
+from edge_landmarks.image import shifted_copy
 from edge_landmarks.metrics import nme_per_face
 from edge_landmarks.metrics3d import nme_3d, pose_mae, pose_mae_by_yaw, sequence_jitter, visibility_scores
 
@@ -87,12 +87,6 @@ class TeacherCheckpointPredictor:
         return Predictions(o68.landmarks, o98.landmarks, o68.camera, o68.visibility, o68.pose)
 
 
-def _shifted(image: np.ndarray, shift, rng: np.random.Generator) -> np.ndarray:
-    m = np.array([[1.0, 0.0, shift[0]], [0.0, 1.0, shift[1]]])
-    out = cv2.warpAffine(image, m, image.shape[1::-1], flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    return np.clip(out + rng.normal(0, STATIC_NOISE, out.shape), 0, 255).astype(np.uint8)
-
-
 def evaluate_3d(model: str | Path | None = None, n_faces: int = 600, n_sequences: int = 12, n_frames: int = 40,
                 size: int = 160, backend: str = "auto", precision: str = "auto", seed: int = TEST_SET_SEED) -> dict:
     """Scores on the first ``n_faces`` faces of the synthetic test set (``synthetic_test_set``)
@@ -128,7 +122,7 @@ def evaluate_3d(model: str | Path | None = None, n_faces: int = 600, n_sequences
         if pred.smoothing:
             smooth_j.append(sequence_jitter(pred.track(frames, seq[0].box)[5:], gt[5:]))
         shifts = rng.uniform(-STATIC_SHIFT, STATIC_SHIFT, (n_frames, 2))
-        copies = [_shifted(seq[0].image, sh, rng) for sh in shifts]
+        copies = [shifted_copy(seq[0].image, sh, STATIC_NOISE, rng) for sh in shifts]
         gts = gt[0][None] + shifts[:, None, :]
         static_j.append(sequence_jitter(pred.predict(copies, [seq[0].box + np.tile(sh, 2) for sh in shifts]).ibug68, gts))
 
