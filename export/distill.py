@@ -18,7 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from edge_landmarks.canonical import CanonicalFace
@@ -34,7 +34,8 @@ from .checkpoint import canonical_to_dict, load_checkpoint
 from .config import DistillConfig, StudentConfig
 from .models.student import Student
 from .predict import TeacherPredictor
-from .train import DEFAULT_DATA, optimisation, prefetch, resume_from
+from .loop import epoch_loader, optimisation, record_epoch, resume_from, run_epoch
+from .train import DEFAULT_DATA
 
 STUDENT_VERSION = 1
 
@@ -311,24 +312,10 @@ def distill(cfg: DistillConfig, out_dir: str | Path, data: str | Path = DEFAULT_
     boxes_val = [tight_box(s.landmarks) for s in val_s]
     summary: dict = {}
     for epoch in range(start, cfg.epochs):
-        model.train()
         ds.set_epoch(epoch)
-        loader = prefetch(DataLoader(ds, batch_size=cfg.batch_size, shuffle=True, drop_last=len(ds) > cfg.batch_size,
-                                     generator=torch.Generator().manual_seed(cfg.seed * 1000 + epoch)))
         t0 = time.time()
-        run: dict = {}
-        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False, mininterval=5)
-        for batch in bar:
-            loss, parts = compute_loss(model, batch, face_t, cfg, gen)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-            opt.step()
-            sched.step()
-            ema.update_parameters(model)
-            for k, v in parts.items():
-                run[k] = run.get(k, 0.0) + v / len(loader)
-            bar.set_postfix(loss=f"{float(loss.detach()):.3f}")
+        run = run_epoch(model, epoch_loader(ds, cfg, epoch), lambda b: compute_loss(model, b, face_t, cfg, gen),
+                        list(model.parameters()), opt, sched, ema, f"epoch {epoch + 1}/{cfg.epochs}")
         # Both weights are validated: averaged weights with averaged BatchNorm statistics can
         # trail the live model badly on this depthwise network, so the better one is kept.
         reps = {}
@@ -340,10 +327,7 @@ def distill(cfg: DistillConfig, out_dir: str | Path, data: str | Path = DEFAULT_
         rep = reps[weights]
         summary = {"epoch": epoch + 1, "time_s": round(time.time() - t0, 1), "lr": sched.get_last_lr()[0], "train": run,
                    "val": rep, "val_weights": weights, "val_other": reps["ema" if weights == "model" else "model"]}
-        with open(out_dir / "history.jsonl", "a") as f:
-            f.write(json.dumps(summary) + "\n")
-        print(f"epoch {epoch + 1}/{cfg.epochs} {summary['time_s']}s loss {run['landmarks']:.3f} val NME ({weights} weights) "
-              f"{100 * rep['nme_mean']:.2f} % (median {100 * rep['nme_median']:.2f}, FR@10 {100 * rep['fr10']:.2f} %)", flush=True)
+        record_epoch(out_dir, summary, cfg.epochs, weights)
         state = {"ema": ema.module.state_dict(), "ema_n": int(ema.n_averaged), "optimizer": opt.state_dict(),
                  "scheduler": sched.state_dict(), "epoch": epoch, "best": min(best, rep["nme_mean"]), "val": rep,
                  "best_weights": weights, "distill_config": cfg.to_dict()}

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import queue
-import threading
 import time
 from pathlib import Path
 
@@ -27,66 +25,12 @@ from .canonical_sfm import DEFAULT_SFM_DIR, build_canonical_face
 from .checkpoint import save_checkpoint
 from .config import TrainConfig
 from .dataset import LandmarkDataset
+from .loop import epoch_loader, optimisation, prefetch, record_epoch, resume_from, run_epoch
 from .models import Teacher
 from .models.stn import input_to_crop_pixels
 from .predict import TeacherPredictor
 
 DEFAULT_DATA = shared_data_dir() / "ytf68"
-
-
-class prefetch:
-    """Iterate a DataLoader in a background thread (OpenCV and numpy release the GIL), so
-    augmentation overlaps the training step without forking worker processes."""
-
-    def __init__(self, loader: DataLoader, depth: int = 3):
-        self.loader, self.depth = loader, depth
-
-    def __len__(self) -> int:
-        return len(self.loader)
-
-    def __iter__(self):
-        q: queue.Queue = queue.Queue(self.depth)
-        done = object()
-
-        def work():
-            try:
-                for b in self.loader:
-                    q.put(b)
-            except BaseException as e:  # re-raised in the consumer
-                q.put(e)
-            q.put(done)
-
-        threading.Thread(target=work, daemon=True).start()
-        while (b := q.get()) is not done:
-            if isinstance(b, BaseException):
-                raise b
-            yield b
-
-
-def optimisation(model: torch.nn.Module, params: list, cfg, steps_per_epoch: int):
-    """(EMA copy, AdamW, linear warm-up + cosine schedule per step) from a recipe with ``lr``,
-    ``weight_decay``, ``ema_decay``, ``epochs`` and ``warmup_epochs``; shared by teacher
-    training and distillation."""
-    ema = torch.optim.swa_utils.AveragedModel(model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
-    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    total, warm = cfg.epochs * steps_per_epoch, int(cfg.warmup_epochs * steps_per_epoch)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / max(1, warm)) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / total))))
-    return ema, opt, sched
-
-
-def resume_from(last: Path, model, ema, opt, sched) -> tuple[int, float]:
-    """Restore training state from ``last`` if it exists; (first epoch to run, best val NME)."""
-    if not last.is_file():
-        return 0, float("inf")
-    ck = torch.load(last, map_location="cpu", weights_only=False)
-    model.load_state_dict(ck["model"])
-    ema.module.load_state_dict(ck["ema"])
-    ema.n_averaged.fill_(ck["ema_n"])
-    opt.load_state_dict(ck["optimizer"])
-    sched.load_state_dict(ck["scheduler"])
-    print(f"resumed from {last} at epoch {ck['epoch'] + 1}")
-    return ck["epoch"] + 1, ck["best"]
 
 
 def warm_start(model: Teacher, path: str | Path) -> None:
@@ -216,37 +160,23 @@ def train(cfg: TrainConfig, out_dir: str | Path, data: str | Path = DEFAULT_DATA
     (out_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
     q, n, fp = queries, normals, torch.as_tensor(flip_perm)
     summary = {}
+
+    def step_loss(batch):
+        loss, parts = compute_loss(model, batch, q, n, fp, cfg)
+        if syn is not None:
+            syn_total, syn_parts = synthetic_loss(model, next(syn), q, n, fp, cfg)
+            loss, parts = loss + syn_total, parts | syn_parts
+        return loss, parts
+
     for epoch in range(start, cfg.epochs):
-        model.train()
         ds.set_epoch(epoch)
-        loader = prefetch(DataLoader(ds, batch_size=cfg.batch_size, shuffle=True, drop_last=len(ds) > cfg.batch_size,
-                                     generator=torch.Generator().manual_seed(cfg.seed * 1000 + epoch)))
         t0 = time.time()
-        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False, mininterval=5)
-        run = {}
-        for batch in bar:
-            loss, parts = compute_loss(model, batch, q, n, fp, cfg)
-            if syn is not None:
-                syn_total, syn_parts = synthetic_loss(model, next(syn), q, n, fp, cfg)
-                loss = loss + syn_total
-                parts |= syn_parts
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 5.0)
-            opt.step()
-            sched.step()
-            ema.update_parameters(model)
-            for k, v in parts.items():
-                run[k] = run.get(k, 0.0) + v / len(loader)
-            bar.set_postfix(loss=f"{float(loss):.3f}")
+        run = run_epoch(model, epoch_loader(ds, cfg, epoch), step_loss, params, opt, sched, ema, f"epoch {epoch + 1}/{cfg.epochs}")
         ema.module.eval()
         rep = validate(ema.module, face, val_s, val_images)
         rep.pop("per_face")
         summary = {"epoch": epoch + 1, "time_s": round(time.time() - t0, 1), "lr": sched.get_last_lr()[0], "train": run, "val": rep}
-        with open(out_dir / "history.jsonl", "a") as f:
-            f.write(json.dumps(summary) + "\n")
-        print(f"epoch {epoch + 1}/{cfg.epochs} {summary['time_s']}s loss {run['landmarks']:.3f} "
-              f"val NME {100 * rep['nme_mean']:.2f} % (median {100 * rep['nme_median']:.2f}, FR@10 {100 * rep['fr10']:.2f} %)", flush=True)
+        record_epoch(out_dir, summary, cfg.epochs)
         state = {"ema": ema.module.state_dict(), "ema_n": int(ema.n_averaged), "optimizer": opt.state_dict(),
                  "scheduler": sched.state_dict(), "epoch": epoch, "best": min(best, rep["nme_mean"]), "val": rep,
                  "train_config": cfg.to_dict()}

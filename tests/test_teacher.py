@@ -208,3 +208,21 @@ def test_synthetic_training_samples_turn_the_true_rotation_with_the_framing():
 def euler_to_matrix(yaw_deg: float) -> np.ndarray:
     a = math.radians(yaw_deg)
     return np.array([[math.cos(a), 0, math.sin(a)], [0, 1, 0], [-math.sin(a), 0, math.cos(a)]])
+
+
+def test_training_writes_history_and_checkpoints_and_resumes(ytf68_dir, sfm_dir, tmp_path):
+    """Two epochs on 16 faces, then the same run asked for three: it resumes at epoch 3 from
+    ``last.pt`` instead of starting over, and ``best.pt`` loads back as a model."""
+    from export.checkpoint import load_checkpoint
+    from export.train import train
+
+    small = dict(SMALL, blocks=[1, 1, 1, 1])
+    cfg = TrainConfig.from_dict({"model": small, "epochs": 2, "batch_size": 8, "threads": 1, "warmup_epochs": 0.5})
+    out = tmp_path / "run"
+    first = train(cfg, out, data=ytf68_dir, sfm=sfm_dir, limit=16)
+    assert first["epoch"] == 2 and np.isfinite(first["train"]["landmarks"]) and 0 < first["val"]["nme_mean"] < 5
+    again = train(TrainConfig.from_dict({**cfg.to_dict(), "epochs": 3}), out, data=ytf68_dir, sfm=sfm_dir, limit=16)
+    history = [line for line in (out / "history.jsonl").read_text().splitlines() if line]
+    assert again["epoch"] == 3 and len(history) == 3
+    model, face, _ = load_checkpoint(out / "best.pt")
+    assert model.cfg.crop_size == 64 and "ibug68" in face.layouts

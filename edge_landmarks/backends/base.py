@@ -63,6 +63,41 @@ class Backend(Protocol):
         ...
 
 
+class BackendBase:
+    """What the three backends share: ``available``/``version`` from the modules and distributions
+    they name, the model I/O checks, and batching. A subclass sets ``modules`` (import names,
+    any one suffices) and ``distributions`` (pip names, for the version), loads its model, calls
+    ``_adopt_io`` and implements ``_run_one`` on a (B|1, 3, S, S) float32 array."""
+
+    modules: ClassVar[tuple[str, ...]]
+    distributions: ClassVar[tuple[str, ...]]
+
+    @classmethod
+    def available(cls) -> bool:
+        return distribution_installed(*cls.modules)
+
+    @classmethod
+    def version(cls) -> str:
+        return distribution_version(*cls.distributions)
+
+    def _adopt_io(self, n_inputs: int, n_outputs: int, input_shape: tuple, output_shape: tuple) -> None:
+        """BundleError naming the model unless it is one (B|1, 3, S, S) input -> one (B|1, F) output."""
+        check_single_io(n_inputs, n_outputs, self.path)
+        self._size = check_image_shape(tuple(input_shape), self.path)
+        check_features_shape(tuple(output_shape), self.path)
+        self._batch_one = input_shape[0] == 1
+
+    @property
+    def input_size(self) -> int:
+        return self._size
+
+    def _run_one(self, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        return run_batched(self._run_one, check_batch(x, self._size), self._batch_one)
+
+
 def distribution_installed(*modules: str) -> bool:
     """Whether any of the top-level `modules` can be imported (without importing it)."""
     return any(importlib.util.find_spec(m) is not None for m in modules)

@@ -16,18 +16,7 @@ from typing import ClassVar
 import numpy as np
 
 from ..errors import BundleError
-from .base import (
-    check_batch,
-    check_features_shape,
-    check_image_shape,
-    check_single_io,
-    check_threads,
-    distribution_installed,
-    distribution_version,
-    model_file,
-    run_batched,
-    unavailable,
-)
+from .base import BackendBase, check_threads, model_file, unavailable
 
 
 @functools.cache
@@ -37,20 +26,14 @@ def _core():
     return ov.Core()
 
 
-class OpenVinoBackend:
+class OpenVinoBackend(BackendBase):
     """OpenVINO IR (.xml beside its .bin) on the CPU plugin."""
 
     name: ClassVar[str] = "openvino"
     extra: ClassVar[str] = "openvino"
     suffix: ClassVar[str] = ".xml"
-
-    @classmethod
-    def available(cls) -> bool:
-        return distribution_installed("openvino")
-
-    @classmethod
-    def version(cls) -> str:
-        return distribution_version("openvino")
+    modules: ClassVar[tuple[str, ...]] = ("openvino",)
+    distributions: ClassVar[tuple[str, ...]] = ("openvino",)
 
     def __init__(self, model_path: Path, threads: int | None = None):
         self.path = model_file(model_path, self.suffix)
@@ -66,16 +49,9 @@ class OpenVinoBackend:
         except Exception as e:
             raise BundleError(f"cannot load OpenVINO model {self.path} (and its .bin): {e}") from e
         inputs, outputs = self._compiled.inputs, self._compiled.outputs
-        check_single_io(len(inputs), len(outputs), self.path)
         shape = tuple(d.get_length() if d.is_static else None for d in inputs[0].get_partial_shape())
-        self._size = check_image_shape(shape, self.path)
-        check_features_shape(tuple(outputs[0].get_partial_shape()), self.path)
-        self._batch_one = shape[0] == 1
+        self._adopt_io(len(inputs), len(outputs), shape, tuple(outputs[0].get_partial_shape()))
         self._requests: queue.SimpleQueue = queue.SimpleQueue()
-
-    @property
-    def input_size(self) -> int:
-        return self._size
 
     def _run_one(self, x: np.ndarray) -> np.ndarray:
         try:
@@ -87,9 +63,6 @@ class OpenVinoBackend:
             return request.get_output_tensor(0).data.astype(np.float32, copy=True)
         finally:
             self._requests.put(request)
-
-    def run(self, x: np.ndarray) -> np.ndarray:
-        return run_batched(self._run_one, check_batch(x, self._size), self._batch_one)
 
     def close(self) -> None:
         self._requests = queue.SimpleQueue()

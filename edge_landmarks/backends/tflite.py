@@ -15,18 +15,7 @@ from typing import ClassVar
 import numpy as np
 
 from ..errors import BundleError
-from .base import (
-    check_batch,
-    check_features_shape,
-    check_image_shape,
-    check_single_io,
-    check_threads,
-    distribution_installed,
-    distribution_version,
-    model_file,
-    run_batched,
-    unavailable,
-)
+from .base import BackendBase, check_threads, model_file, unavailable
 
 _INTERPRETERS = (
     ("ai_edge_litert.interpreter", "Interpreter"),
@@ -59,20 +48,14 @@ def _quantization(detail: dict) -> tuple[float, int] | None:
     return float(scale), int(zero)
 
 
-class TFLiteBackend:
+class TFLiteBackend(BackendBase):
     """TFLite (.tflite) models on the LiteRT interpreter (XNNPACK on CPU)."""
 
     name: ClassVar[str] = "tflite"
     extra: ClassVar[str] = "tflite"
     suffix: ClassVar[str] = ".tflite"
-
-    @classmethod
-    def available(cls) -> bool:
-        return distribution_installed("ai_edge_litert", "tflite_runtime", "tensorflow")
-
-    @classmethod
-    def version(cls) -> str:
-        return distribution_version("ai-edge-litert", "tflite-runtime", "tensorflow", "tensorflow-cpu")
+    modules: ClassVar[tuple[str, ...]] = ("ai_edge_litert", "tflite_runtime", "tensorflow")
+    distributions: ClassVar[tuple[str, ...]] = ("ai-edge-litert", "tflite-runtime", "tensorflow", "tensorflow-cpu")
 
     def __init__(self, model_path: Path, threads: int | None = None):
         self.path = model_file(model_path, self.suffix)
@@ -87,16 +70,10 @@ class TFLiteBackend:
         except Exception as e:
             raise BundleError(f"cannot load TFLite model {self.path}: {e}") from e
         inputs, outputs = self._interpreter.get_input_details(), self._interpreter.get_output_details()
-        check_single_io(len(inputs), len(outputs), self.path)
+        self._adopt_io(len(inputs), len(outputs), tuple(int(d) for d in inputs[0]["shape"]), tuple(outputs[0]["shape"]))
         self._in, self._out = inputs[0], outputs[0]
-        self._size = check_image_shape(tuple(int(d) for d in self._in["shape"]), self.path)
-        check_features_shape(tuple(self._out["shape"]), self.path)
         self._in_q, self._out_q = _quantization(self._in), _quantization(self._out)
         self._lock = threading.Lock()
-
-    @property
-    def input_size(self) -> int:
-        return self._size
 
     def _to_input(self, x: np.ndarray) -> np.ndarray:
         if self._in_q is None:
@@ -118,9 +95,6 @@ class TFLiteBackend:
             self._interpreter.invoke()
             y = self._interpreter.get_tensor(self._out["index"])
         return self._from_output(y)
-
-    def run(self, x: np.ndarray) -> np.ndarray:
-        return run_batched(self._run_one, check_batch(x, self._size), self._in["shape"][0] == 1)
 
     def close(self) -> None:
         self._interpreter = None
