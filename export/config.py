@@ -102,6 +102,7 @@ class DistillConfig:
     loose_prob: float = 0.25  # share of loosely framed crops (the no-box localiser's first pass)
     synthetic_faces: int = 0  # rendered faces (seeds 0 .. n-1) added with their exact dense 2D/3D targets
     negative_prob: float = 0.15  # share of crops with no face (or only part of one), for the score
+    textureless_negatives: float = 0.3  # of those, share replaced by flat colour, noise or a gradient
 
     @classmethod
     def from_dict(cls, d: dict) -> "DistillConfig":

@@ -123,6 +123,7 @@ class DistillDataset(Dataset):
 
     def __getitem__(self, i: int) -> dict:
         cv2.setNumThreads(1)
+        cfg = self.cfg
         rng = np.random.default_rng([self.cfg.seed, self.epoch, i])
         s = self.samples[i]
         jitter, is_face = self.framing(rng)
@@ -130,10 +131,12 @@ class DistillDataset(Dataset):
         m = box_to_input_affine(tight_box(s.landmarks), self.spec.size, self.spec.enlarge, flip=flip, **jitter)
         border = cv2.BORDER_REPLICATE if rng.random() < 0.5 else cv2.BORDER_CONSTANT
         img = cv2.warpAffine(self.images[i], m, (self.spec.size, self.spec.size), flags=cv2.INTER_LINEAR, borderMode=border)
-        if not is_face and rng.random() < 0.3:
-            img = np.full_like(img, rng.integers(0, 256, 3).astype(np.uint8)) if rng.random() < 0.5 else \
-                rng.integers(0, 256, img.shape).astype(np.uint8)
-        img = photometric(img, rng, self.aug)
+        if not is_face and rng.random() < cfg.textureless_negatives:
+            img = textureless(img.shape, rng)
+            if rng.random() < 0.5:
+                img = photometric(img, rng, self.aug)
+        else:
+            img = photometric(img, rng, self.aug)
         offset = self.aug.label_x_offset if self.real[i] else 0.0
         gt = apply_affine(m, flip_source(s.landmarks, flip, offset))
         t2d = apply_affine(m, flip_source(self.targets["landmarks"][i], flip, offset))
@@ -149,6 +152,21 @@ class DistillDataset(Dataset):
             "face": torch.tensor(float(is_face)),
             "real": torch.tensor(float(self.real[i])),
         }
+
+
+def textureless(shape: tuple, rng: np.random.Generator) -> np.ndarray:
+    """A crop with no face and little structure (flat colour, noise or a smooth gradient), which
+    the face score must reject: blank walls and sensor noise are what a no-box call often sees."""
+    kind = rng.random()
+    if kind < 0.4:
+        return np.full(shape, rng.integers(0, 256, 3), np.uint8)
+    if kind < 0.7:
+        return rng.integers(0, 256, shape).astype(np.uint8)
+    h, w = shape[:2]
+    a, b = rng.integers(0, 256, 3), rng.integers(0, 256, 3)
+    t = np.clip(np.linspace(0, 1, w)[None, :, None] * np.cos(rng.uniform(0, np.pi)) +
+                np.linspace(0, 1, h)[:, None, None] * np.sin(rng.uniform(0, np.pi)), 0, 1)
+    return (a + (b - a) * t).astype(np.uint8)
 
 
 def init_student(cfg: StudentConfig, face: CanonicalFace, teacher_canonical: np.ndarray) -> Student:

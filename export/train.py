@@ -36,15 +36,45 @@ DEFAULT_DATA = shared_data_dir() / "ytf68"
 def warm_start(model: Teacher, path: str | Path) -> None:
     """Load the weights of a teacher checkpoint (EMA if present) into ``model``. Without a
     spatial transformer the checkpoint's learned one is dropped, so the crop stays the fixed
-    initial region."""
+    initial region. A deeper backbone (more blocks per stage, same widths) takes the old blocks
+    in place and starts each added block as the identity (its last BatchNorm scale zeroed), so
+    training resumes from the same function with more capacity."""
     ck = torch.load(path, map_location="cpu", weights_only=False)
     weights = {k: v.float() for k, v in (ck.get("ema") or ck["model"]).items() if k != "n_averaged"}
     if not model.cfg.use_stn:
         weights = {k: v for k, v in weights.items() if not k.startswith("stn.")}
+    old_blocks, added = tuple(ck["config"]["model"].blocks), []
+    if old_blocks != tuple(model.cfg.blocks):
+        weights, added = _deepened(weights, old_blocks, tuple(model.cfg.blocks))
     missing, unexpected = model.load_state_dict(weights, strict=False)
-    if unexpected or any(not k.startswith("stn.") for k in missing):
+    if unexpected or any(not (k.startswith("stn.") or k.split(".body.")[0] in added) for k in missing):
         raise ValueError(f"{path} does not fit this teacher: missing {missing}, unexpected {unexpected}")
-    print(f"warm start from {path}")
+    with torch.no_grad():
+        for name in added:
+            model.get_submodule(name).body[-1][1].weight.zero_()
+    print(f"warm start from {path}" + (f" ({len(added)} identity blocks added)" if added else ""))
+
+
+def _deepened(weights: dict, old: tuple, new: tuple, prefix: str = "backbone.features.") -> tuple[dict, list[str]]:
+    """Backbone weights renumbered from ``old`` to ``new`` blocks per stage (two stem layers
+    first), and the names of the added blocks."""
+    if len(old) != len(new) or any(n < o for o, n in zip(old, new)):
+        raise ValueError(f"cannot grow a backbone with blocks {old} into {new}")
+    index, added, i_old, i_new = {0: 0, 1: 1}, [], 2, 2
+    for o, n in zip(old, new):
+        for k in range(n):
+            if k < o:
+                index[i_old + k] = i_new + k
+            else:
+                added.append(f"{prefix}{i_new + k}".rstrip("."))
+        i_old, i_new = i_old + o, i_new + n
+    out = {}
+    for key, value in weights.items():
+        if key.startswith(prefix):
+            layer, rest = key[len(prefix):].split(".", 1)
+            key = f"{prefix}{index[int(layer)]}.{rest}"
+        out[key] = value
+    return out, added
 
 
 def compute_loss(model: Teacher, batch: dict, queries: torch.Tensor, normals: torch.Tensor,

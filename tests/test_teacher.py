@@ -226,3 +226,29 @@ def test_training_writes_history_and_checkpoints_and_resumes(ytf68_dir, sfm_dir,
     assert again["epoch"] == 3 and len(history) == 3
     model, face, _ = load_checkpoint(out / "best.pt")
     assert model.cfg.crop_size == 64 and "ibug68" in face.layouts
+
+
+def test_warm_start_into_a_deeper_backbone_keeps_the_function(tmp_path):
+    """Growing blocks (1,1,1,1) -> (2,1,2,1) renumbers the old blocks and adds identity blocks:
+    the grown teacher predicts exactly what the checkpoint did; shrinking is refused."""
+    from export.canonical_sfm import build_canonical_face
+    from export.checkpoint import save_checkpoint
+    from export.train import warm_start
+
+    torch.manual_seed(0)
+    small = create_model("teacher", **dict(SMALL, blocks=[1, 1, 1, 1])).eval()
+    for m in small.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            torch.nn.init.uniform_(m.weight, 0.5, 1.5)
+            torch.nn.init.uniform_(m.running_mean, -0.1, 0.1)
+    face = build_canonical_face()
+    save_checkpoint(tmp_path / "small.pt", small, face)
+    grown = create_model("teacher", **dict(SMALL, blocks=[2, 1, 2, 1])).eval()
+    warm_start(grown, tmp_path / "small.pt")
+    q, n = _queries()
+    x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+    d = torch.zeros(2, dtype=torch.long)
+    assert torch.allclose(small(x, q, n, d)["landmarks"], grown(x, q, n, d)["landmarks"], atol=1e-5)
+    assert sum(p.numel() for p in grown.parameters()) > sum(p.numel() for p in small.parameters())
+    with pytest.raises(ValueError, match="cannot grow"):
+        warm_start(create_model("teacher", **dict(SMALL, blocks=[1, 1, 1])), tmp_path / "small.pt")
