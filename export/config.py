@@ -96,6 +96,7 @@ class DistillConfig:
     w_teacher_2d: float = 0.3  # teacher's dense and wflw98 points, projected
     w_teacher_3d: float = 0.3  # teacher's canonical 3D points (per 10 mm)
     w_score: float = 0.2
+    w_rotation: float = 0.0  # head rotation vs the teacher's (real faces) or the true one (rendered faces), Frobenius
     w_focal_prior: float = 0.1
     dense_points: int = 512  # teacher-supervised dense vertices per step
     max_rotation: float = 45.0

@@ -38,13 +38,17 @@ from .loop import epoch_loader, optimisation, record_epoch, resume_from, run_epo
 from .train import DEFAULT_DATA
 
 STUDENT_VERSION = 1
+TARGETS_VERSION = 2  # 2: + the teacher's head rotation in image axes
+MIRROR = np.diag([-1.0, 1.0, 1.0])  # canonical x (the subject's left) under a flip
 
 
 def teacher_targets(teacher_path: Path, samples: list[FaceSample], images: list[np.ndarray], cache_dir: Path) -> dict:
     """The teacher's dense outputs on each face (its own framing from the tight box), cached
     on disk keyed by the teacher file and the sample list: ``canonical`` (F, V, 3) mm and
-    ``landmarks`` (F, V, 2) image pixels, float16."""
-    key = hashlib.sha256(Path(teacher_path).read_bytes() + "|".join(s.name for s in samples).encode()).hexdigest()[:16]
+    ``landmarks`` (F, V, 2) image pixels, float16; ``rotation`` (F, 3, 3), the head rotation in
+    the image's camera axes."""
+    names = "|".join(s.name for s in samples)
+    key = hashlib.sha256(Path(teacher_path).read_bytes() + f"{TARGETS_VERSION}|{names}".encode()).hexdigest()[:16]
     cache = Path(cache_dir) / f"teacher_targets_{key}.npz"
     if cache.is_file():
         with np.load(cache) as z:
@@ -52,12 +56,13 @@ def teacher_targets(teacher_path: Path, samples: list[FaceSample], images: list[
     model, face, _ = load_checkpoint(teacher_path)
     pred = TeacherPredictor(model, face)
     pred.set_layout(np.arange(len(face.vertices)))
-    can, lms = [], []
+    can, lms, rot = [], [], []
     for i in tqdm(range(0, len(samples), 32), desc="teacher targets", mininterval=5):
         out = pred.predict(images[i:i + 32], [tight_box(s.landmarks) for s in samples[i:i + 32]])
         can.append(out.canonical.astype(np.float16))
         lms.append(out.landmarks.astype(np.float16))
-    res = {"canonical": np.concatenate(can), "landmarks": np.concatenate(lms)}
+        rot.append(out.rotation.astype(np.float32))
+    res = {"canonical": np.concatenate(can), "landmarks": np.concatenate(lms), "rotation": np.concatenate(rot)}
     cache.parent.mkdir(parents=True, exist_ok=True)
     np.savez(cache, **res)
     return res
@@ -65,24 +70,27 @@ def teacher_targets(teacher_path: Path, samples: list[FaceSample], images: list[
 
 def synthetic_targets(n: int, size: int = 160) -> tuple[list[FaceSample], list[np.ndarray], dict]:
     """Rendered faces (seeds 0 .. n-1) as distillation samples whose dense targets are their exact
-    mesh vertices: (samples, images, {"canonical": (n, V, 3) mm, "landmarks": (n, V, 2) px})."""
+    mesh vertices: (samples, images, {"canonical": (n, V, 3) mm, "landmarks": (n, V, 2) px,
+    "rotation": (n, 3, 3)})."""
     from .synthetic.generate import iter_samples
 
     c2c = np.diag([1.0, -1.0, -1.0])
-    samples, images, can, lms = [], [], [], []
+    samples, images, can, lms, rot = [], [], [], [], []
     for k, r in enumerate(tqdm(iter_samples(range(n), size), total=n, desc="render synthetic faces", mininterval=5)):
         samples.append(FaceSample(Path(f"synthetic/{k}"), r.landmarks_2d("ibug68").astype(np.float32), "ibug68",
                                   f"synthetic_{k:06d}", "synthetic"))
         images.append(r.image)
         can.append((((r.vertices_3d - r.translation) @ r.rotation) @ c2c).astype(np.float16))
         lms.append(r.vertices_2d.astype(np.float16))
-    return samples, images, {"canonical": np.stack(can), "landmarks": np.stack(lms)}
+        rot.append(r.rotation.astype(np.float32))
+    return samples, images, {"canonical": np.stack(can), "landmarks": np.stack(lms), "rotation": np.stack(rot)}
 
 
 class DistillDataset(Dataset):
     """Augmented student inputs with ground-truth and teacher targets, in input pixels.
 
     Yields ``image`` (3, S, S), ``gt`` (68, 2), ``teacher_2d`` (V, 2), ``teacher_3d`` (V, 3),
+    ``rotation`` (3, 3) the head rotation in the crop's axes (turned and mirrored with it),
     ``face`` (1 for a face crop, 0 for a crop without a face)."""
 
     def __init__(self, samples, images, targets: dict, face: CanonicalFace, cfg: DistillConfig, flip_perm: np.ndarray,
@@ -141,14 +149,19 @@ class DistillDataset(Dataset):
         gt = apply_affine(m, flip_source(s.landmarks, flip, offset))
         t2d = apply_affine(m, flip_source(self.targets["landmarks"][i], flip, offset))
         t3d = self.targets["canonical"][i].astype(np.float32)
+        turn = np.eye(3)
+        turn[:2, :2] = m[:, :2] / np.sqrt(abs(np.linalg.det(m[:, :2])))
+        rot = turn @ self.targets["rotation"][i]
         if flip:
             gt, t2d = gt[self.flip_perm], t2d[self.mirror]
             t3d = t3d[self.mirror] * np.array([-1.0, 1.0, 1.0], np.float32)
+            rot = rot @ MIRROR
         return {
             "image": torch.from_numpy(to_tensor_layout(img, self.spec.mean, self.spec.std)),
             "gt": torch.from_numpy(gt.astype(np.float32)),
             "teacher_2d": torch.from_numpy(t2d.astype(np.float32)),
             "teacher_3d": torch.from_numpy(t3d),
+            "rotation": torch.from_numpy(rot.astype(np.float32)),
             "face": torch.tensor(float(is_face)),
             "real": torch.tensor(float(self.real[i])),
         }
@@ -216,10 +229,11 @@ def compute_loss(model: Student, batch: dict, face_t: dict, cfg: DistillConfig, 
                                + (masked(wf["canonical"]) - masked(t3d[:, wflw])).abs().mean()
                                + (masked(ib["canonical"]) - masked(t3d[:, face_t["ibug68"]])).abs().mean()) / scale3d
         parts["focal"] = losses.focal_prior(ib["log_focal"])
+        parts["rotation"] = (masked(ib["rotation"]) - masked(batch["rotation"])).pow(2).sum((1, 2)).sqrt().mean()
     else:
-        parts.update(landmarks=zero, teacher_2d=zero, teacher_3d=zero, focal=zero)
+        parts.update(landmarks=zero, teacher_2d=zero, teacher_3d=zero, focal=zero, rotation=zero)
     w = {"landmarks": cfg.w_landmarks, "teacher_2d": cfg.w_teacher_2d, "teacher_3d": cfg.w_teacher_3d,
-         "score": cfg.w_score, "focal": cfg.w_focal_prior}
+         "score": cfg.w_score, "focal": cfg.w_focal_prior, "rotation": cfg.w_rotation}
     total = sum(w[k] * parts[k] for k in w)
     return total, {k: float(v.detach()) for k, v in parts.items()}
 

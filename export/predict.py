@@ -17,12 +17,14 @@ from .models.camera import euler_yaw_pitch_roll
 @dataclass
 class TeacherOutput:
     """Per-face teacher predictions; ``landmarks`` (F, N, 2) are pixels of the input image,
-    ``canonical`` (F, N, 3) mm, ``pose`` (F, 3) yaw/pitch/roll degrees, ``visibility`` (F, N)."""
+    ``canonical`` (F, N, 3) mm, ``pose`` (F, 3) yaw/pitch/roll degrees of ``rotation`` (F, 3, 3),
+    ``camera`` (F, N, 3) mm, ``visibility`` (F, N); pose and camera in the input image's axes."""
 
     landmarks: np.ndarray
     canonical: np.ndarray
     camera: np.ndarray
     pose: np.ndarray
+    rotation: np.ndarray
     visibility: np.ndarray
     region: np.ndarray  # (F, 4, 2) corners of the learned region, image pixels
 
@@ -68,12 +70,13 @@ class TeacherPredictor:
             lms.append(apply_affine(inv, lm_in[k]))
             c_in = ((corners_n @ theta[k][:, :2].T + theta[k][:, 2]) + 1) * s / 2 - 0.5
             regions.append(apply_affine(inv, c_in))
-        rot = torch.cat([o["rotation"] for o in outs])
+        rot = torch.cat([o["rotation_input"] for o in outs])
         return TeacherOutput(
             landmarks=np.asarray(lms, dtype=np.float32),
             canonical=cat("canonical"),
-            camera=cat("camera"),
+            camera=cat("camera_input"),
             pose=euler_yaw_pitch_roll(rot).numpy(),
+            rotation=rot.numpy().astype(np.float32),
             visibility=cat("visibility"),
             region=np.asarray(regions, dtype=np.float32),
         )

@@ -109,7 +109,7 @@ def synthetic_loss(model: Teacher, batch: dict, queries: torch.Tensor, normals: 
     """``compute_loss`` on rendered faces plus what only they can supervise: head rotation,
     canonical 3D shape and self-visibility."""
     total, parts, out = _loss_and_output(model, batch, queries, normals, flip_perm, cfg)
-    rot = (out["rotation"] - batch["rotation"]).pow(2).sum((1, 2)).sqrt().mean()
+    rot = (out["rotation_input"] - batch["rotation"]).pow(2).sum((1, 2)).sqrt().mean()
     canon = ((out["canonical"] - batch["canonical"]) / 10.0).norm(dim=-1).mean()
     vis = torch.nn.functional.binary_cross_entropy(out["visibility"].clamp(1e-4, 1 - 1e-4), batch["visible"])
     total = total + cfg.w_rotation * rot + cfg.w_canonical * canon + cfg.w_visibility * vis

@@ -27,3 +27,33 @@ def test_one_epoch_of_distillation_writes_loadable_checkpoints(ytf68_dir, tmp_pa
     m2, _, _ = load_student(slim)
     x = torch.zeros(1, 3, 48, 48)
     assert torch.allclose(m2.backbone(x), model.backbone(x), atol=1e-2)
+
+
+def test_rotation_targets_follow_flips_and_turns_of_the_crop(sfm_dir):
+    """A rendered face through DistillDataset (random flips, turns and scales): its canonical
+    points turned by the item's rotation target line up with its 2D targets up to scale and
+    shift (orthographic check, residual under 3 % of the face size); a rotation that ignored
+    the flip or the turn would not."""
+    from export.canonical_sfm import build_canonical_face
+    from export.distill import DistillDataset, synthetic_targets
+
+    face = build_canonical_face(sfm_dir)
+    samples, images, targets = synthetic_targets(1)
+    cfg = replace(DistillConfig(), negative_prob=0.0, loose_prob=0.0, max_rotation=40.0)
+    ds = DistillDataset(samples, images, targets, face, cfg, face.flip_permutation("ibug68"), np.zeros(1, bool))
+    c2c = np.diag([1.0, -1.0, -1.0])
+    flips = set()
+    for epoch in range(8):
+        ds.set_epoch(epoch)
+        item = ds[0]
+        rot, t2d, t3d = (item[k].numpy().astype(np.float64) for k in ("rotation", "teacher_2d", "teacher_3d"))
+        assert np.allclose(rot @ rot.T, np.eye(3), atol=1e-4) and np.linalg.det(rot) > 0
+        cam = (t3d @ c2c) @ rot.T
+        one, zero = np.ones((len(cam), 1)), np.zeros((len(cam), 1))
+        design = np.block([[cam[:, :1], one, zero], [cam[:, 1:2], zero, one]])
+        coef, *_ = np.linalg.lstsq(design, t2d.T.reshape(-1), rcond=None)
+        fit = np.concatenate([cam[:, 0] * coef[0] + coef[1], cam[:, 1] * coef[0] + coef[2]])
+        size = np.ptp(t2d, axis=0).max()
+        assert coef[0] > 0 and np.abs(fit - t2d.T.reshape(-1)).mean() < 0.03 * size
+        flips.add(bool(t2d[face.layout_vertices("ibug68")[36], 0] > t2d[face.layout_vertices("ibug68")[45], 0]))
+    assert flips == {True, False}

@@ -252,3 +252,22 @@ def test_warm_start_into_a_deeper_backbone_keeps_the_function(tmp_path):
     assert sum(p.numel() for p in grown.parameters()) > sum(p.numel() for p in small.parameters())
     with pytest.raises(ValueError, match="cannot grow"):
         warm_start(create_model("teacher", **dict(SMALL, blocks=[1, 1, 1])), tmp_path / "small.pt")
+
+
+def test_pose_in_the_input_frame_undoes_the_region_angle():
+    """The spatial transformer may turn its crop; pose is reported in the input image's axes.
+    Points in the crop's camera, projected and mapped to input pixels, land where the same
+    points turned by ``region_turn`` project in the input (centred region, so only the angle
+    and scale differ); a region turned by 20 degrees adds 20 degrees of roll to a frontal head."""
+    from export.models.stn import region_turn
+
+    crop, inp = 64, 128
+    theta = SpatialTransformer.theta(torch.tensor([[math.log(0.8), math.radians(20.0), 0.0, 0.0]]))
+    turn = region_turn(theta)
+    cam = torch.tensor([[[30.0, -20.0, 600.0], [-45.0, 10.0, 620.0], [5.0, 40.0, 590.0]]])
+    focal = torch.tensor([150.0])
+    via_crop = crop_to_input_pixels(project(cam, focal, (crop - 1) / 2), theta, crop, inp)
+    direct = project(cam @ turn.transpose(1, 2), focal * 0.8 * inp / crop, (inp - 1) / 2)
+    assert torch.allclose(via_crop, direct, atol=1e-3)
+    yaw, pitch, roll = euler_yaw_pitch_roll((turn @ torch.eye(3)[None]).double())[0].tolist()
+    assert roll == pytest.approx(20.0, abs=1e-4) and abs(yaw) < 1e-4 and abs(pitch) < 1e-4

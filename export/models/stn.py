@@ -68,3 +68,14 @@ def input_to_crop_pixels(points: torch.Tensor, theta: torch.Tensor, crop_size: i
     a = theta[:, :, :2]
     n = torch.linalg.solve(a, (m - theta[:, None, :, 2]).transpose(1, 2)).transpose(1, 2)
     return ((n + 1) * crop_size - 1) / 2
+
+
+def region_turn(theta: torch.Tensor) -> torch.Tensor:
+    """(B, 3, 3) rotation about the optical axis from the crop's camera axes to the input's: the
+    in-plane angle of the region ``theta`` (B, 2, 3), its scale removed."""
+    a = theta[:, :, :2]
+    scale = torch.sqrt(torch.abs(torch.linalg.det(a))).clamp_min(1e-6)
+    turn = torch.zeros(theta.shape[0], 3, 3, dtype=theta.dtype, device=theta.device)
+    turn[:, :2, :2] = a / scale[:, None, None]
+    turn[:, 2, 2] = 1.0
+    return turn

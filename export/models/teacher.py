@@ -11,7 +11,7 @@ from .backbone import PoseBackbone
 from .camera import facing_camera, project, rotation_from_6d, to_camera
 from .head import QueryHead
 from .queries import PositionalEncoding, QueryDeformer
-from .stn import SpatialTransformer, crop_to_input_pixels
+from .stn import SpatialTransformer, crop_to_input_pixels, region_turn
 
 
 class Teacher(nn.Module):
@@ -20,8 +20,11 @@ class Teacher(nn.Module):
     - ``theta`` (B, 2, 3): region of interest, normalised crop -> normalised input coordinates;
     - ``landmarks`` (B, N, 2): input-image pixels; ``landmarks_crop`` (B, N, 2): crop pixels;
     - ``canonical`` (B, N, 3): predicted 3D landmarks in the canonical frame, mm;
-    - ``camera`` (B, N, 3): the same in camera space (OpenCV axes), mm;
-    - ``rotation`` (B, 3, 3), ``translation`` (B, 3) mm, ``focal`` (B,) crop pixels;
+    - ``camera`` (B, N, 3): the same in the crop's camera space (OpenCV axes), mm;
+    - ``rotation`` (B, 3, 3), ``translation`` (B, 3) mm, ``focal`` (B,) crop pixels: the crop's camera;
+    - ``rotation_input`` (B, 3, 3), ``camera_input`` (B, N, 3): the head rotation and camera-space
+      points turned into the input image's orientation (the region's in-plane angle undone), so
+      pose is measured in the image, whatever angle the spatial transformer chose;
     - ``visibility`` (B, N) in [0, 1]: the rotated surface normal faces the camera;
     - ``query_offsets`` (B, N, 3): the per-dataset query deformation, mm.
     """
@@ -57,6 +60,7 @@ class Teacher(nn.Module):
         lm_input = crop_to_input_pixels(lm_crop, theta, cfg.crop_size, cfg.input.size)
 
         visibility = facing_camera(normals, rotation, cam)
+        turn = region_turn(theta)
         return {
             "theta": theta,
             "crop": crop,
@@ -65,6 +69,8 @@ class Teacher(nn.Module):
             "canonical": canonical,
             "camera": cam,
             "rotation": rotation,
+            "rotation_input": turn @ rotation,
+            "camera_input": cam @ turn.transpose(1, 2),
             "translation": translation,
             "focal": focal,
             "visibility": visibility,
