@@ -22,6 +22,7 @@ from .canonical import CanonicalFace
 from .errors import BundleError, InputError
 
 CANONICAL_TO_CAMERA = np.diag([1.0, -1.0, -1.0]).astype(np.float32)
+_CANONICAL_TO_CAMERA_COLUMNS = np.diagonal(CANONICAL_TO_CAMERA)  # R @ diag(d) scales R's columns by d
 POSE_FIELDS = 11  # rot6d (6), centre xy (2), log depth, log focal, score logit
 
 
@@ -101,35 +102,35 @@ class Tail:
         return self.decode_many(features, [points])[0]
 
     def decode_many(self, features: np.ndarray, point_sets: list[PointSet]) -> list[Decoded]:
-        """Decode features (B, F) for several point sets, sharing the head and pose work."""
+        """Decode features (B, F) for several point sets, sharing the head and pose work.
+
+        Written for few faces per call: every step is one numpy operation on the whole batch,
+        in float32 (the rotation in float64), because per-call overhead, not arithmetic, is what
+        a face costs here."""
         f = np.asarray(features, dtype=np.float32)
         if f.ndim != 2 or f.shape[1] != self.weight.shape[0]:
             raise BundleError(f"model output has shape {f.shape}; the bundle's tail expects (B, {self.weight.shape[0]})")
         raw = f @ self.weight + self.bias
         k = self.num_coeffs
         coeffs, pose = raw[:, :k], raw[:, k:]
-        rotation = rotation_from_6d(pose[:, :6])
+        rotation = rotation_from_6d(pose[:, :6]).astype(np.float32)
         s = self.input_size
-        focal = self.focal0 * s * np.exp(pose[:, 9])
+        focal = (self.focal0 * s) * np.exp(pose[:, 9])
         tz = self.depth0 * np.exp(pose[:, 8])
-        txy = pose[:, 6:8] * (s / 2) * (tz / focal)[:, None]
-        translation = np.concatenate([txy, tz[:, None]], axis=1).astype(np.float32)
-        m = (rotation @ CANONICAL_TO_CAMERA).astype(np.float32)
-        mt = m.transpose(0, 2, 1)
-        score = _sigmoid(pose[:, 10]).astype(np.float32)
+        translation = np.empty((len(f), 3), np.float32)
+        translation[:, :2] = pose[:, 6:8] * ((s / 2) * tz / focal)[:, None]
+        translation[:, 2] = tz
+        mt = (rotation * _CANONICAL_TO_CAMERA_COLUMNS).transpose(0, 2, 1)  # (R @ diag(1, -1, -1))^T
+        score = _sigmoid(pose[:, 10])
         out = []
         for points in point_sets:
-            kk, n = points.basis.shape[0], len(points)
-            canonical = points.mean[None] + (coeffs @ points.basis.reshape(kk, n * 3)).reshape(-1, n, 3)
+            n = len(points)
+            canonical = points.mean + (coeffs @ points.basis.reshape(-1, n * 3)).reshape(-1, n, 3)
             cam = canonical @ mt + translation[:, None, :]
-            z = np.maximum(cam[..., 2:3], 1.0)
-            lm = cam[..., :2] / z * focal[:, None, None] + (s - 1) / 2
-            n_cam = points.normals[None] @ mt
-            view = -cam / np.maximum(np.sqrt((cam * cam).sum(-1, keepdims=True)), 1e-9)
-            vis = _sigmoid((n_cam * view).sum(-1) / 0.1)
-            out.append(Decoded(lm.astype(np.float32), canonical.astype(np.float32), cam.astype(np.float32),
-                               rotation.astype(np.float32), translation, focal.astype(np.float32),
-                               vis.astype(np.float32), score))
+            lm = cam[..., :2] * (focal[:, None, None] / np.maximum(cam[..., 2:3], 1.0)) + (s - 1) / 2
+            # cosine of the rotated normal with the view ray -cam / |cam|
+            cos = (points.normals @ mt * cam).sum(-1) / -np.maximum(np.sqrt((cam * cam).sum(-1)), 1e-9)
+            out.append(Decoded(lm, canonical, cam, rotation, translation, focal, _sigmoid(cos * 10.0), score))
         return out
 
     def to_arrays(self) -> dict[str, np.ndarray]:
@@ -159,13 +160,16 @@ class Tail:
 
 def rotation_from_6d(x: np.ndarray) -> np.ndarray:
     """(B, 6) -> (B, 3, 3): Gram-Schmidt on the two 3-vectors (Zhou et al.'s 6D representation)."""
-    a, b = x[:, :3].astype(np.float64), x[:, 3:].astype(np.float64)
+    x = np.asarray(x, dtype=np.float64)
+    a, b = x[:, :3], x[:, 3:6]
     c1 = a / np.maximum(np.sqrt((a * a).sum(1, keepdims=True)), 1e-12)
     b = b - (c1 * b).sum(1, keepdims=True) * c1
     c2 = b / np.maximum(np.sqrt((b * b).sum(1, keepdims=True)), 1e-12)
-    c3 = np.stack([c1[:, 1] * c2[:, 2] - c1[:, 2] * c2[:, 1], c1[:, 2] * c2[:, 0] - c1[:, 0] * c2[:, 2],
-                   c1[:, 0] * c2[:, 1] - c1[:, 1] * c2[:, 0]], axis=1)
+    c3 = c1.take(_NEXT, 1) * c2.take(_AFTER, 1) - c1.take(_AFTER, 1) * c2.take(_NEXT, 1)  # c1 x c2
     return np.stack([c1, c2, c3], axis=-1)
+
+
+_NEXT, _AFTER = np.array([1, 2, 0]), np.array([2, 0, 1])
 
 
 def euler_yaw_pitch_roll(rotation: np.ndarray) -> np.ndarray:

@@ -5,6 +5,8 @@ pixel at (0, 0), x to the right and y down (the OpenCV convention).
 """
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 
@@ -23,17 +25,21 @@ def check_box(box: np.ndarray, image_shape: tuple[int, ...] | None = None) -> np
     """Validate a ``[x0, y0, x1, y1]`` box and return it as float32.
 
     Raises:
-        InputError: wrong shape, non-finite values, zero or negative area, or (when
-            ``image_shape`` is given) a box that does not overlap the image.
+        InputError: not four finite numbers, zero or negative area, or (when ``image_shape``
+            is given) a box that does not overlap the image.
     """
-    b = np.asarray(box, dtype=np.float64).reshape(-1)
-    if b.shape != (4,) or not np.all(np.isfinite(b)):
+    try:
+        b = np.asarray(box, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        b = None
+    if b is None or b.shape != (4,) or not all(map(math.isfinite, b.tolist())):
         raise InputError(f"a face box must be 4 finite numbers [x0, y0, x1, y1], got {box!r}")
-    if b[2] <= b[0] or b[3] <= b[1]:
+    x0, y0, x1, y1 = b.tolist()
+    if x1 <= x0 or y1 <= y0:
         raise InputError(f"face box {b.tolist()} has zero or negative area; expected x1 > x0 and y1 > y0")
     if image_shape is not None:
         h, w = image_shape[:2]
-        if b[2] <= 0 or b[3] <= 0 or b[0] >= w or b[1] >= h:
+        if x1 <= 0 or y1 <= 0 or x0 >= w or y0 >= h:
             raise InputError(f"face box {b.tolist()} lies outside the {w}x{h} image")
     return b.astype(np.float32)
 
@@ -57,20 +63,19 @@ def box_to_input_affine(
     above the input centre. ``flip`` mirrors the result horizontally. Training augmentation
     and the runtime use this one function, so the model sees faces framed the same way in both.
     """
-    b = check_box(box)
-    side_box = float(max(b[2] - b[0], b[3] - b[1]))
-    cx = 0.5 * (b[0] + b[2]) + shift[0] * side_box
-    cy = 0.5 * (b[1] + b[3]) + shift[1] * side_box
-    side = side_box * enlarge * scale
-    s = size / side
-    a = np.deg2rad(rotation_deg)
-    c, si = np.cos(a) * s, np.sin(a) * s
+    x0, y0, x1, y1 = check_box(box).tolist()
+    side_box = max(x1 - x0, y1 - y0)
+    cx = 0.5 * (x0 + x1) + shift[0] * side_box
+    cy = 0.5 * (y0 + y1) + shift[1] * side_box
+    s = size / (side_box * enlarge * scale)
+    a = math.radians(rotation_deg)
+    c, si = math.cos(a) * s, math.sin(a) * s
+    h = (size - 1) / 2.0
     # rotate+scale about the box centre, then move it to the input centre
-    m = np.array([[c, si, 0.0], [-si, c, 0.0]])
-    m[:, 2] = np.array([(size - 1) / 2.0, (size - 1) / 2.0]) - m[:, :2] @ np.array([cx, cy])
+    m = np.array([[c, si, h - c * cx - si * cy], [-si, c, h + si * cx - c * cy]])
     if flip:
         m = np.array([[-1.0, 0.0, size - 1.0], [0.0, 1.0, 0.0]]) @ np.vstack([m, [0, 0, 1]])
-    return m.astype(np.float64)
+    return m
 
 
 def invert_affine(m: np.ndarray) -> np.ndarray:

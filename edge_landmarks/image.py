@@ -2,6 +2,7 @@
 crop the network sees (``cv2.warpAffine`` from the full-resolution image)."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import cv2
@@ -56,7 +57,7 @@ def face_crop(image: np.ndarray, box: np.ndarray, size: int, enlarge: float) -> 
     Large downscales first shrink the face region with INTER_AREA, so a face many times the
     input size is not aliased (training faces were resampled at about 1:1)."""
     m = box_to_input_affine(box, size, enlarge)
-    scale = float(np.sqrt(abs(np.linalg.det(m[:, :2]))))
+    scale = math.sqrt(abs(m[0, 0] * m[1, 1] - m[0, 1] * m[1, 0]))
     if scale >= 0.5:
         return cv2.warpAffine(image, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE), m
     f = max(1, int(1.0 / (scale * 1.5)))

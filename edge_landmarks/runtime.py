@@ -8,18 +8,19 @@ localiser: it starts from the whole frame and re-frames from its own landmarks.
 """
 from __future__ import annotations
 
+import math
 import os
 import threading
 from dataclasses import replace
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
 
 from .backends import get_backend
 from .bundle import Bundle
-from .decode import Decoded, PointSet, euler_yaw_pitch_roll
+from .decode import Decoded, PointSet
 from .errors import InputError
-from .geometry import apply_affine, check_box, invert_affine, tight_box
+from .geometry import check_box, invert_affine
 from .image import face_crop, load_image, to_network_input
 from .results import Face, Pose
 from .selection import Timing, choose
@@ -105,8 +106,8 @@ class Runtime:
         return self.bundle.input.size
 
     # -- inference -------------------------------------------------------------------------
-    def _infer(self, image: np.ndarray, boxes: list[np.ndarray]) -> list[tuple[Decoded, Decoded, np.ndarray]]:
-        """(framing-layout decode, requested-layout decode, image->crop affine) per box."""
+    def _infer(self, image: np.ndarray, boxes: list[np.ndarray]) -> list[_Crop]:
+        """The network and its float tail on each box's crop."""
         spec = self.bundle.input
         crops, affines = [], []
         for b in boxes:
@@ -114,38 +115,34 @@ class Runtime:
             crops.append(c)
             affines.append(m)
         feats = self._model.run(to_network_input(crops, spec.color, spec.mean, spec.std))
-        if not np.all(np.isfinite(feats)):
+        if not np.isfinite(feats).all():
             raise InputError("the model produced non-finite outputs for this input")
         sets = [self._framing] if self._points is self._framing else [self._framing, self._points]
         decoded = self.bundle.tail.decode_many(feats, sets)
-        frame, points = decoded[0], decoded[-1]
-        return [(_pick(frame, i), _pick(points, i), affines[i]) for i in range(len(boxes))]
+        return [_Crop(decoded[0], decoded[-1], i, m, invert_affine(m)) for i, m in enumerate(affines)]
 
-    def _refine(self, image: np.ndarray, boxes: list[np.ndarray], passes: int):
+    def _refine(self, image: np.ndarray, boxes: list[np.ndarray], passes: int) -> list[_Crop]:
         out = self._infer(image, boxes)
         for _ in range(passes - 1):
-            boxes = [self._box_of(f, m) for f, _, m in out]
-            out = self._infer(image, boxes)
+            out = self._infer(image, [r.box() for r in out])
         return out
 
-    @staticmethod
-    def _box_of(frame: Decoded, m: np.ndarray) -> np.ndarray:
-        return tight_box(apply_affine(invert_affine(m), frame.landmarks[0]))
-
-    def _face(self, frame: Decoded, pts: Decoded, m: np.ndarray) -> Face:
-        inv = invert_affine(m)
-        s = float(np.sqrt(abs(np.linalg.det(m[:, :2]))))
+    def _face(self, r: _Crop) -> Face:
+        pts, i, inv = r.points, r.index, r.inverse
+        landmarks = (pts.landmarks[i] @ inv[:, :2].T + inv[:, 2]).astype(np.float32)
+        box = _tight(landmarks) if r.frame is pts else r.box()
+        rot = pts.rotation[i]
         c = (self.input_size - 1) / 2
-        yaw, pitch, roll = euler_yaw_pitch_roll(pts.rotation)[0]
+        m = r.affine
         return Face(
-            box=self._box_of(frame, m),
-            landmarks=apply_affine(inv, pts.landmarks[0]).astype(np.float32),
-            landmarks_3d=pts.camera[0],
-            visibility=pts.visibility[0],
-            pose=Pose(float(yaw), float(pitch), float(roll), pts.rotation[0], pts.translation[0]),
-            focal_length=float(pts.focal[0] / s),
-            camera_center=apply_affine(inv, np.array([c, c])).astype(np.float32),
-            score=float(pts.score[0]),
+            box=box,
+            landmarks=landmarks,
+            landmarks_3d=pts.camera[i],
+            visibility=pts.visibility[i],
+            pose=Pose(*_euler(rot), rot, pts.translation[i]),
+            focal_length=float(pts.focal[i]) / math.sqrt(abs(m[0, 0] * m[1, 1] - m[0, 1] * m[1, 0])),
+            camera_center=(inv[:, :2].sum(1) * c + inv[:, 2]).astype(np.float32),
+            score=float(pts.score[i]),
             layout=self.layout,
         )
 
@@ -170,7 +167,7 @@ class Runtime:
         checked = [check_box(b, img.shape) for b in boxes]
         if not checked:
             return []
-        faces = [self._face(*r) for r in self._infer(img, checked)]
+        faces = [self._face(r) for r in self._infer(img, checked)]
         return [f for f in faces if f.score >= self.score_threshold]
 
     def _scan(self, img: np.ndarray, settings: ScanSettings = ScanSettings(), batch: int = 256) -> list[Face]:
@@ -180,13 +177,13 @@ class Runtime:
                              f"(limit {settings.max_windows}); downscale it or pass boxes")
         boxes, scores = [], []
         for i in range(0, len(windows), batch):
-            for frame, pts, m in self._infer(img, list(windows[i:i + batch])):
-                boxes.append(self._box_of(frame, m))
-                scores.append(float(pts.score[0]))
+            for r in self._infer(img, list(windows[i:i + batch])):
+                boxes.append(r.box())
+                scores.append(float(r.points.score[r.index]))
         keep = merge(np.asarray(boxes), np.asarray(scores), settings)
         if len(keep) == 0:
             return []
-        faces = [self._face(*r) for r in self._refine(img, [check_box(boxes[k], img.shape) for k in keep], 2)]
+        faces = [self._face(r) for r in self._refine(img, [check_box(boxes[k], img.shape) for k in keep], 2)]
         faces = [f for f in faces if f.score >= max(self.score_threshold, 0.5)]
         final = merge(np.asarray([f.box for f in faces]), np.asarray([f.score for f in faces]),
                       replace(settings, score=0.0)) if faces else []
@@ -199,12 +196,12 @@ class Runtime:
             boxes = [check_box(b, img.shape) for b in self.detector(img)]
             if not boxes:
                 return []
-            faces = [self._face(*r) for r in self._refine(img, boxes, 2)]
+            faces = [self._face(r) for r in self._refine(img, boxes, 2)]
         else:
             h, w = img.shape[:2]
             side = max(w, h) / self.bundle.input.enlarge
             whole = np.array([w / 2 - side / 2, h / 2 - side / 2, w / 2 + side / 2, h / 2 + side / 2], np.float32)
-            faces = [self._face(*self._refine(img, [whole], 3)[0])]
+            faces = [self._face(self._refine(img, [whole], 3)[0])]
         return [f for f in faces if f.score >= self.score_threshold]
 
     # -- video -----------------------------------------------------------------------------
@@ -224,8 +221,7 @@ class Runtime:
             st = self._track
             face = None
             if st is not None:
-                r = self._infer(img, [st["box"]])[0]
-                face = self._face(*r)
+                face = self._face(self._infer(img, [st["box"]])[0])
                 if face.score < self.score_threshold:
                     face = None
             if face is None:
@@ -276,8 +272,31 @@ def _moved(old: np.ndarray, new: np.ndarray, tolerance: float) -> bool:
     return max(shift, resize) > tolerance * size
 
 
-def _pick(d: Decoded, i: int) -> Decoded:
-    return Decoded(*(getattr(d, k)[i:i + 1] for k in Decoded.__dataclass_fields__))
+class _Crop(NamedTuple):
+    """One face crop's decoded outputs: row ``index`` of the framing-layout and requested-layout
+    batches, and the image -> crop affine with its inverse."""
+
+    frame: Decoded
+    points: Decoded
+    index: int
+    affine: np.ndarray
+    inverse: np.ndarray
+
+    def box(self) -> np.ndarray:
+        """Tight box of the framing layout's landmarks, image pixels (how the next crop is framed)."""
+        inv = self.inverse
+        return _tight(self.frame.landmarks[self.index] @ inv[:, :2].T + inv[:, 2])
+
+
+def _tight(points: np.ndarray) -> np.ndarray:
+    return np.concatenate([points.min(0), points.max(0)]).astype(np.float32)
+
+
+def _euler(r: np.ndarray) -> tuple[float, float, float]:
+    """Yaw, pitch, roll in degrees of one rotation (scalar twin of ``decode.euler_yaw_pitch_roll``)."""
+    r = r.tolist()
+    return (math.degrees(math.atan2(r[0][2], r[2][2])), math.degrees(math.asin(min(1.0, max(-1.0, -r[1][2])))),
+            math.degrees(math.atan2(r[1][0], r[1][1])))
 
 
 __all__ = ["Runtime", "Face", "Pose"]

@@ -100,6 +100,8 @@ class DistillConfig:
     w_focal_prior: float = 0.1
     dense_points: int = 512  # teacher-supervised dense vertices per step
     max_rotation: float = 45.0
+    rotation_uniform_prob: float = 0.6  # share of rotations drawn uniformly in ±max_rotation; the others ~ N(0, rotation_std)
+    rotation_std: float = 5.0
     loose_prob: float = 0.25  # share of loosely framed crops (the no-box localiser's first pass)
     synthetic_faces: int = 0  # rendered faces (seeds 0 .. n-1) added with their exact dense 2D/3D targets
     negative_prob: float = 0.15  # share of crops with no face (or only part of one), for the score

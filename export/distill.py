@@ -122,7 +122,8 @@ class DistillDataset(Dataset):
                 return {"shift": tuple(rng.uniform(-0.3, 0.3, 2)), "scale": rng.uniform(0.15, 0.3)}, False
             off = rng.uniform(0.25, 0.45)
             return {"shift": (off * np.cos(ang), off * np.sin(ang)), "scale": rng.uniform(0.3, 0.5)}, False
-        rot = rng.uniform(-cfg.max_rotation, cfg.max_rotation) if rng.random() < 0.6 else rng.normal(0, 5)
+        rot = (rng.uniform(-cfg.max_rotation, cfg.max_rotation) if rng.random() < cfg.rotation_uniform_prob
+               else float(np.clip(rng.normal(0, cfg.rotation_std), -cfg.max_rotation, cfg.max_rotation)))
         if u < cfg.negative_prob + cfg.loose_prob:
             return {"shift": tuple(rng.uniform(-0.35, 0.35, 2)), "scale": float(np.exp(rng.uniform(np.log(1.3), np.log(2.6)))),
                     "rotation_deg": 0.5 * rot}, True

@@ -57,3 +57,24 @@ def test_rotation_targets_follow_flips_and_turns_of_the_crop(sfm_dir):
         assert coef[0] > 0 and np.abs(fit - t2d.T.reshape(-1)).mean() < 0.03 * size
         flips.add(bool(t2d[face.layout_vertices("ibug68")[36], 0] > t2d[face.layout_vertices("ibug68")[45], 0]))
     assert flips == {True, False}
+
+
+def test_face_crop_rotations_follow_the_recipe(sfm_dir):
+    """``rotation_uniform_prob`` of the face crops are turned uniformly within ``max_rotation``,
+    the rest by a normal of ``rotation_std`` degrees (clipped)."""
+    from export.canonical_sfm import build_canonical_face
+    from export.distill import DistillDataset
+
+    face = build_canonical_face(sfm_dir)
+
+    def rotations(**kw):
+        cfg = replace(DistillConfig(), negative_prob=0.0, loose_prob=0.0, **kw)
+        ds = DistillDataset([], [], {}, face, cfg, face.flip_permutation("ibug68"))
+        rng = np.random.default_rng(0)
+        return np.array([ds.framing(rng)[0]["rotation_deg"] for _ in range(400)])
+
+    assert np.all(rotations(rotation_uniform_prob=0.0, rotation_std=0.0) == 0)
+    normal = rotations(rotation_uniform_prob=0.0, rotation_std=12.0, max_rotation=45.0)
+    assert 10.0 < normal.std() < 14.0 and np.abs(normal).max() <= 45.0
+    uniform = rotations(rotation_uniform_prob=1.0, max_rotation=40.0)
+    assert np.abs(uniform).max() <= 40.0 and 20.0 < uniform.std() < 26.0

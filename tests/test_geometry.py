@@ -140,6 +140,9 @@ def test_check_box_accepts_valid_and_partly_outside_boxes():
         [0, 0, 10],
         [0, 0, 10, 10, 1],
         [],
+        ["a", 0, 10, 10],
+        [[0, 0], [10]],
+        None,
     ],
 )
 def test_check_box_rejects_degenerate_boxes(box):
