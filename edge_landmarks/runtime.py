@@ -18,9 +18,9 @@ import numpy as np
 
 from .backends import get_backend
 from .bundle import Bundle
-from .decode import Decoded, PointSet
+from .decode import Decoded, PointSet, euler_yaw_pitch_roll
 from .errors import InputError
-from .geometry import check_box, invert_affine
+from .geometry import check_box, invert_affine, tight_box
 from .image import face_crop, load_image, to_network_input
 from .results import Face, Pose
 from .selection import Timing, choose
@@ -130,7 +130,7 @@ class Runtime:
     def _face(self, r: _Crop) -> Face:
         pts, i, inv = r.points, r.index, r.inverse
         landmarks = (pts.landmarks[i] @ inv[:, :2].T + inv[:, 2]).astype(np.float32)
-        box = _tight(landmarks) if r.frame is pts else r.box()
+        box = tight_box(landmarks) if r.frame is pts else r.box()
         rot = pts.rotation[i]
         c = (self.input_size - 1) / 2
         m = r.affine
@@ -139,7 +139,7 @@ class Runtime:
             landmarks=landmarks,
             landmarks_3d=pts.camera[i],
             visibility=pts.visibility[i],
-            pose=Pose(*_euler(rot), rot, pts.translation[i]),
+            pose=Pose(*euler_yaw_pitch_roll(rot).ravel().tolist(), rot, pts.translation[i]),
             focal_length=float(pts.focal[i]) / math.sqrt(abs(m[0, 0] * m[1, 1] - m[0, 1] * m[1, 0])),
             camera_center=(inv[:, :2].sum(1) * c + inv[:, 2]).astype(np.float32),
             score=float(pts.score[i]),
@@ -285,18 +285,7 @@ class _Crop(NamedTuple):
     def box(self) -> np.ndarray:
         """Tight box of the framing layout's landmarks, image pixels (how the next crop is framed)."""
         inv = self.inverse
-        return _tight(self.frame.landmarks[self.index] @ inv[:, :2].T + inv[:, 2])
-
-
-def _tight(points: np.ndarray) -> np.ndarray:
-    return np.concatenate([points.min(0), points.max(0)]).astype(np.float32)
-
-
-def _euler(r: np.ndarray) -> tuple[float, float, float]:
-    """Yaw, pitch, roll in degrees of one rotation (scalar twin of ``decode.euler_yaw_pitch_roll``)."""
-    r = r.tolist()
-    return (math.degrees(math.atan2(r[0][2], r[2][2])), math.degrees(math.asin(min(1.0, max(-1.0, -r[1][2])))),
-            math.degrees(math.atan2(r[1][0], r[1][1])))
+        return tight_box(self.frame.landmarks[self.index] @ inv[:, :2].T + inv[:, 2])
 
 
 __all__ = ["Runtime", "Face", "Pose"]
