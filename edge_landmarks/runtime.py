@@ -24,7 +24,7 @@ from .geometry import check_box, invert_affine, tight_box
 from .image import face_crop, load_image, to_network_input
 from .results import Face, Pose
 from .selection import Timing, choose
-from .scan import ScanSettings, merge, window_boxes
+from .scan import ScanSettings, group_boxes, merge, window_boxes
 from .smoothing import OneEuroFilter, OneEuroSettings
 
 PRECISIONS = ("fp32", "fp16", "int8")
@@ -183,8 +183,9 @@ class Runtime:
         keep = merge(np.asarray(boxes), np.asarray(scores), settings)
         if len(keep) == 0:
             return []
-        faces = [self._face(r) for r in self._refine(img, [check_box(boxes[k], img.shape) for k in keep], 2)]
-        faces = [f for f in faces if f.score >= max(self.score_threshold, 0.5)]
+        groups = group_boxes(np.asarray(boxes)[keep], settings)
+        faces = [self._face(r) for r in self._refine(img, [check_box(b, img.shape) for b in groups], 3)]
+        faces = [f for f in faces if f.score >= max(self.score_threshold, settings.face_score)]
         final = merge(np.asarray([f.box for f in faces]), np.asarray([f.score for f in faces]),
                       replace(settings, score=0.0)) if faces else []
         return [faces[k] for k in final]

@@ -36,3 +36,14 @@ def test_runtime_refuses_an_unknown_detector(tiny_bundle):
 
     with pytest.raises(InputError, match="detector"):
         Runtime(tiny_bundle, backend="onnxruntime", precision="fp32", detector="haar")
+
+
+def test_group_boxes_unites_parts_of_one_face_and_keeps_faces_apart():
+    from edge_landmarks.scan import group_boxes
+
+    face_a = [[10, 10, 30, 30], [20, 10, 40, 30], [15, 20, 38, 45]]  # eye, eye, mouth: overlapping parts
+    face_b = [[200, 10, 260, 70]]
+    touching_corner = [[37, 44, 60, 65]]  # overlaps the mouth box by 1 x 1 px: not the same face
+    groups = group_boxes(np.array(face_a + face_b + touching_corner, np.float32), ScanSettings(group=0.3))
+    assert sorted(map(tuple, groups.tolist())) == [(10, 10, 40, 45), (37, 44, 60, 65), (200, 10, 260, 70)]
+    assert group_boxes(np.zeros((0, 4))).shape == (0, 4)
