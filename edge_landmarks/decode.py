@@ -105,9 +105,9 @@ class Tail:
     def decode_many(self, features: np.ndarray, point_sets: list[PointSet]) -> list[Decoded]:
         """Decode features (B, F) for several point sets, sharing the head and pose work.
 
-        Written for few faces per call: every step is one numpy operation on the whole batch,
-        in float32 (the rotation in float64), because per-call overhead, not arithmetic, is what
-        a face costs here."""
+        Written for few faces per call, where per-call overhead, not arithmetic, is what a face
+        costs: each step is one float32 numpy operation on the whole batch, and the rotation is
+        built row by row in float64."""
         f = np.asarray(features, dtype=np.float32)
         if f.ndim != 2 or f.shape[1] != self.weight.shape[0]:
             raise BundleError(f"model output has shape {f.shape}; the bundle's tail expects (B, {self.weight.shape[0]})")
