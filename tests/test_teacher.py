@@ -271,3 +271,23 @@ def test_pose_in_the_input_frame_undoes_the_region_angle():
     assert torch.allclose(via_crop, direct, atol=1e-3)
     yaw, pitch, roll = euler_yaw_pitch_roll((turn @ torch.eye(3)[None]).double())[0].tolist()
     assert roll == pytest.approx(20.0, abs=1e-4) and abs(yaw) < 1e-4 and abs(pitch) < 1e-4
+
+
+def test_every_committed_recipe_loads_and_chains_its_warm_starts():
+    """Recipes are JSON configs with unknown keys refused: each committed one must load, and
+    each teacher stage's ``init`` must name a run some other recipe's command writes."""
+    from pathlib import Path
+
+    from export.config import DistillConfig, TrainConfig
+
+    recipes = Path(__file__).resolve().parents[1] / "export" / "recipes"
+    teachers = {p.stem: TrainConfig.load(p) for p in recipes.glob("teacher*.json")}
+    assert {"teacher", "teacher_stage2", "teacher_stage5_deeper"} <= set(teachers)
+    stages = {"teacher": "runs/teacher", "teacher_stage2": "runs/teacher2", "teacher_stage3_synthetic": "runs/teacher3",
+              "teacher_stage4_mild": "runs/teacher4", "teacher_stage5_deeper": "runs/teacher5"}
+    for name, cfg in teachers.items():
+        if cfg.init:
+            assert str(Path(cfg.init).parent) in stages.values(), (name, cfg.init)
+    assert teachers["teacher_stage5_deeper"].model.blocks == (2, 2, 2, 2)
+    student = DistillConfig.load(recipes / "student.json")
+    assert student.teacher == "export/checkpoints/teacher.pt" and student.student.input.size == 112
