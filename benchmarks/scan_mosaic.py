@@ -36,6 +36,12 @@ def mosaic(samples, rng: np.random.Generator, width: int = 180) -> tuple[np.ndar
     return canvas, truths
 
 
+def matches(faces, truths: list[np.ndarray]) -> np.ndarray:
+    """(F, T) bool: returned face f lies on ground-truth face t (NME under ``FOUND_NME``)."""
+    return np.array([[nme_per_face(f.landmarks[None], g[None])[0] < FOUND_NME for g in truths] for f in faces],
+                    dtype=bool).reshape(-1, len(truths))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--images", type=int, default=8)
@@ -54,7 +60,7 @@ def main() -> None:
         t0 = time.perf_counter()
         faces = rt.detect(image)
         seconds.append(time.perf_counter() - t0)
-        near = np.array([[nme_per_face(f.landmarks[None], g[None])[0] < FOUND_NME for g in truths] for f in faces]).reshape(-1, 3)
+        near = matches(faces, truths)
         total += len(truths)
         found += int(near.any(0).sum())
         false += int((~near.any(1)).sum())

@@ -78,6 +78,11 @@ def box_to_input_affine(
     return m
 
 
+def affine_scale(m: np.ndarray) -> float:
+    """Scale factor of a 2x3 similarity affine (square root of its linear part's |determinant|)."""
+    return math.sqrt(abs(m[0, 0] * m[1, 1] - m[0, 1] * m[1, 0]))
+
+
 def invert_affine(m: np.ndarray) -> np.ndarray:
     """Inverse of a 2x3 affine."""
     return cv2.invertAffineTransform(np.asarray(m, dtype=np.float64))

@@ -2,14 +2,13 @@
 crop the network sees (``cv2.warpAffine`` from the full-resolution image)."""
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from .errors import InputError
-from .geometry import apply_affine, box_to_input_affine, invert_affine
+from .geometry import affine_scale, apply_affine, box_to_input_affine, invert_affine
 
 COLORS = ("bgr", "rgb")
 MAX_PIXELS = 20000 * 20000
@@ -57,7 +56,7 @@ def face_crop(image: np.ndarray, box: np.ndarray, size: int, enlarge: float) -> 
     Large downscales first shrink the face region with INTER_AREA, so a face many times the
     input size is not aliased (training faces were resampled at about 1:1)."""
     m = box_to_input_affine(box, size, enlarge)
-    scale = math.sqrt(abs(m[0, 0] * m[1, 1] - m[0, 1] * m[1, 0]))
+    scale = affine_scale(m)
     if scale >= 0.5:
         return cv2.warpAffine(image, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE), m
     f = max(1, int(1.0 / (scale * 1.5)))

@@ -8,7 +8,6 @@ localiser: it starts from the whole frame and re-frames from its own landmarks.
 """
 from __future__ import annotations
 
-import math
 import os
 import threading
 from dataclasses import replace
@@ -20,7 +19,7 @@ from .backends import get_backend
 from .bundle import Bundle
 from .decode import Decoded, PointSet, euler_yaw_pitch_roll
 from .errors import InputError
-from .geometry import check_box, invert_affine, tight_box
+from .geometry import affine_scale, apply_affine, check_box, invert_affine, tight_box
 from .image import face_crop, load_image, to_network_input
 from .results import Face, Pose
 from .selection import Timing, choose
@@ -129,19 +128,18 @@ class Runtime:
 
     def _face(self, r: _Crop) -> Face:
         pts, i, inv = r.points, r.index, r.inverse
-        landmarks = (pts.landmarks[i] @ inv[:, :2].T + inv[:, 2]).astype(np.float32)
+        landmarks = apply_affine(inv, pts.landmarks[i]).astype(np.float32)
         box = tight_box(landmarks) if r.frame is pts else r.box()
         rot = pts.rotation[i]
         c = (self.input_size - 1) / 2
-        m = r.affine
         return Face(
             box=box,
             landmarks=landmarks,
             landmarks_3d=pts.camera[i],
             visibility=pts.visibility[i],
             pose=Pose(*euler_yaw_pitch_roll(rot).ravel().tolist(), rot, pts.translation[i]),
-            focal_length=float(pts.focal[i]) / math.sqrt(abs(m[0, 0] * m[1, 1] - m[0, 1] * m[1, 0])),
-            camera_center=(inv[:, :2].sum(1) * c + inv[:, 2]).astype(np.float32),
+            focal_length=float(pts.focal[i]) / affine_scale(r.affine),
+            camera_center=apply_affine(inv, np.array([c, c])).astype(np.float32),
             score=float(pts.score[i]),
             layout=self.layout,
         )
@@ -285,8 +283,7 @@ class _Crop(NamedTuple):
 
     def box(self) -> np.ndarray:
         """Tight box of the framing layout's landmarks, image pixels (how the next crop is framed)."""
-        inv = self.inverse
-        return tight_box(self.frame.landmarks[self.index] @ inv[:, :2].T + inv[:, 2])
+        return tight_box(apply_affine(self.inverse, self.frame.landmarks[self.index]))
 
 
 __all__ = ["Runtime", "Face", "Pose"]

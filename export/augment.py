@@ -33,6 +33,13 @@ def flip_source(points: np.ndarray, flip: bool, label_x_offset: float) -> np.nda
     return p - np.array([2.0 * label_x_offset, 0.0]) if flip else p
 
 
+def draw_rotation(rng: np.random.Generator, max_rotation: float, uniform_prob: float, std: float) -> float:
+    """In-plane rotation in degrees: with probability ``uniform_prob`` uniform in ±``max_rotation``,
+    otherwise from a normal of ``std`` degrees clipped to that range."""
+    return (rng.uniform(-max_rotation, max_rotation) if rng.random() < uniform_prob
+            else float(np.clip(rng.normal(0, std), -max_rotation, max_rotation)))
+
+
 def frame_face(image, landmarks, size, enlarge, flip_perm, rng: np.random.Generator | None, cfg: AugmentConfig):
     """Resample a face into the network input; with ``rng`` the framing is randomly jittered.
 
@@ -43,8 +50,7 @@ def frame_face(image, landmarks, size, enlarge, flip_perm, rng: np.random.Genera
         m = box_to_input_affine(box, size, enlarge)
         flip = False
     else:
-        rot = (rng.uniform(-cfg.max_rotation, cfg.max_rotation) if rng.random() < cfg.rotation_uniform_prob
-               else float(np.clip(rng.normal(0, cfg.rotation_std), -cfg.max_rotation, cfg.max_rotation)))
+        rot = draw_rotation(rng, cfg.max_rotation, cfg.rotation_uniform_prob, cfg.rotation_std)
         lo, hi = np.log(cfg.scale_range[0]), np.log(cfg.scale_range[1])
         flip = bool(rng.random() < cfg.flip_prob)
         m = box_to_input_affine(

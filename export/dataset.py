@@ -9,6 +9,7 @@ import torch
 from torch.utils.data import Dataset
 
 from edge_landmarks.data import FaceSample
+from edge_landmarks.geometry import affine_scale
 
 from .augment import AugmentConfig, frame_face, photometric, to_tensor_layout
 from .config import InputSpec
@@ -83,7 +84,7 @@ class SyntheticDataset(Dataset):
                                  np.arange(68), rng, self.augment)
         img = photometric(img, rng, self.augment)
         turn = np.eye(3)
-        turn[:2, :2] = m[:, :2] / np.sqrt(abs(np.linalg.det(m[:, :2])))
+        turn[:2, :2] = m[:, :2] / affine_scale(m)
         return {
             "image": torch.from_numpy(to_tensor_layout(img, self.spec.mean, self.spec.std)),
             "landmarks": torch.from_numpy(pts),

@@ -25,11 +25,11 @@ from edge_landmarks.canonical import CanonicalFace
 from edge_landmarks.data import FaceSample, load_ytf68
 from edge_landmarks.data.split import train_val
 from edge_landmarks.data.ytf68 import LABEL_X_OFFSET
-from edge_landmarks.geometry import apply_affine, box_to_input_affine, tight_box
+from edge_landmarks.geometry import affine_scale, apply_affine, box_to_input_affine, tight_box
 from edge_landmarks.metrics import landmark_report, nme_per_face
 
 from . import losses
-from .augment import AugmentConfig, flip_source, photometric, to_tensor_layout
+from .augment import AugmentConfig, draw_rotation, flip_source, photometric, to_tensor_layout
 from .checkpoint import canonical_to_dict, load_checkpoint
 from .config import DistillConfig, StudentConfig
 from .models.student import Student
@@ -122,8 +122,7 @@ class DistillDataset(Dataset):
                 return {"shift": tuple(rng.uniform(-0.3, 0.3, 2)), "scale": rng.uniform(0.15, 0.3)}, False
             off = rng.uniform(0.25, 0.45)
             return {"shift": (off * np.cos(ang), off * np.sin(ang)), "scale": rng.uniform(0.3, 0.5)}, False
-        rot = (rng.uniform(-cfg.max_rotation, cfg.max_rotation) if rng.random() < cfg.rotation_uniform_prob
-               else float(np.clip(rng.normal(0, cfg.rotation_std), -cfg.max_rotation, cfg.max_rotation)))
+        rot = draw_rotation(rng, cfg.max_rotation, cfg.rotation_uniform_prob, cfg.rotation_std)
         if u < cfg.negative_prob + cfg.loose_prob:
             return {"shift": tuple(rng.uniform(-0.35, 0.35, 2)), "scale": float(np.exp(rng.uniform(np.log(1.3), np.log(2.6)))),
                     "rotation_deg": 0.5 * rot}, True
@@ -151,7 +150,7 @@ class DistillDataset(Dataset):
         t2d = apply_affine(m, flip_source(self.targets["landmarks"][i], flip, offset))
         t3d = self.targets["canonical"][i].astype(np.float32)
         turn = np.eye(3)
-        turn[:2, :2] = m[:, :2] / np.sqrt(abs(np.linalg.det(m[:, :2])))
+        turn[:2, :2] = m[:, :2] / affine_scale(m)
         rot = turn @ self.targets["rotation"][i]
         if flip:
             gt, t2d = gt[self.flip_perm], t2d[self.mirror]

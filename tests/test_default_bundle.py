@@ -116,9 +116,9 @@ def test_tracking_a_still_face_keeps_its_crop_and_smoothing_steadies_it(val_face
 def test_scan_finds_each_face_of_a_mosaic_once(val_faces):
     """``detector="scan"`` on three faces side by side: each found (NME under 15 %), and
     the parts of a face that also score as faces do not come back as extra faces."""
-    from benchmarks.scan_mosaic import FOUND_NME, mosaic
+    from benchmarks.scan_mosaic import matches, mosaic
 
     image, truths = mosaic(val_faces, np.random.default_rng(1))
     faces = Runtime(backend="onnxruntime", precision="fp32", detector="scan").detect(image)
-    near = np.array([[nme_per_face(f.landmarks[None], g[None])[0] < FOUND_NME for g in truths] for f in faces])
+    near = matches(faces, truths)
     assert near.any(0).all() and len(faces) <= 4, near
