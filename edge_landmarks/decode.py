@@ -23,7 +23,6 @@ from .canonical import CanonicalFace
 from .errors import BundleError, InputError
 
 CANONICAL_TO_CAMERA = np.diag([1.0, -1.0, -1.0]).astype(np.float32)
-_CANONICAL_TO_CAMERA_COLUMNS = np.diagonal(CANONICAL_TO_CAMERA)  # R @ diag(d) scales R's columns by d
 POSE_FIELDS = 11  # rot6d (6), centre xy (2), log depth, log focal, score logit
 
 
@@ -106,32 +105,33 @@ class Tail:
         """Decode features (B, F) for several point sets, sharing the head and pose work.
 
         Written for few faces per call, where per-call overhead, not arithmetic, is what a face
-        costs: each step is one float32 numpy operation on the whole batch, and the rotation is
-        built row by row in float64."""
+        costs: each step is one float32 numpy operation on the whole batch, and the pose is built
+        row by row in Python floats (``_pose_rows``)."""
         f = np.asarray(features, dtype=np.float32)
         if f.ndim != 2 or f.shape[1] != self.weight.shape[0]:
             raise BundleError(f"model output has shape {f.shape}; the bundle's tail expects (B, {self.weight.shape[0]})")
-        raw = f @ self.weight + self.bias
+        raw = f @ self.weight
+        raw += self.bias
         k = self.num_coeffs
-        coeffs, pose = raw[:, :k], raw[:, k:]
-        rotation = rotation_from_6d(pose[:, :6]).astype(np.float32)
+        coeffs = raw[:, :k]
         s = self.input_size
-        focal = (self.focal0 * s) * np.exp(pose[:, 9])
-        tz = self.depth0 * np.exp(pose[:, 8])
-        translation = np.empty((len(f), 3), np.float32)
-        translation[:, :2] = pose[:, 6:8] * ((s / 2) * tz / focal)[:, None]
-        translation[:, 2] = tz
-        mt = (rotation * _CANONICAL_TO_CAMERA_COLUMNS).transpose(0, 2, 1)  # (R @ diag(1, -1, -1))^T
-        score = _sigmoid(pose[:, 10])
+        rotation, mt, translation, focal, score = _pose_rows(raw[:, k:].tolist(), s, self.focal0, self.depth0)
         out = []
         for points in point_sets:
             n = len(points)
-            canonical = points.mean + (coeffs @ points.basis.reshape(-1, n * 3)).reshape(-1, n, 3)
-            cam = canonical @ mt + translation[:, None, :]
-            lm = cam[..., :2] * (focal[:, None, None] / np.maximum(cam[..., 2:3], 1.0)) + (s - 1) / 2
-            # cosine of the rotated normal with the view ray -cam / |cam|
-            cos = (points.normals @ mt * cam).sum(-1) / -np.maximum(np.sqrt((cam * cam).sum(-1)), 1e-9)
-            out.append(Decoded(lm, canonical, cam, rotation, translation, focal, _sigmoid(cos * 10.0), score))
+            canonical = (coeffs @ points.basis.reshape(-1, n * 3)).reshape(-1, n, 3)
+            canonical += points.mean
+            cam = canonical @ mt
+            cam += translation[:, None, :]
+            lm = cam[..., :2] * (focal[:, None, None] / np.maximum(cam[..., 2:3], 1.0))
+            lm += (s - 1) / 2
+            # visibility: sigmoid(10 cos), cos of the rotated normal with the view ray -cam / |cam|
+            x = np.einsum("bnd,bnd->bn", points.normals @ mt, cam)
+            x *= -5.0 / np.maximum(np.sqrt(np.einsum("bnd,bnd->bn", cam, cam)), 1e-9)
+            np.tanh(x, out=x)
+            x += 1.0
+            x *= 0.5
+            out.append(Decoded(lm, canonical, cam, rotation, translation, focal, x, score))
         return out
 
     def to_arrays(self) -> dict[str, np.ndarray]:
@@ -159,32 +159,44 @@ class Tail:
         )
 
 
-def rotation_from_6d(x: np.ndarray) -> np.ndarray:
-    """(B, 6) -> (B, 3, 3) float64: Gram-Schmidt on the two 3-vectors (Zhou et al.'s 6D
-    representation). Row by row in Python floats: for the few faces of a call that is several
-    times cheaper than a dozen numpy operations on tiny arrays."""
-    x = np.asarray(x, dtype=np.float64)
-    out = np.empty((len(x), 3, 3))
-    for i, (a0, a1, a2, b0, b1, b2) in enumerate(x[:, :6].tolist()):
-        n = max(math.sqrt(a0 * a0 + a1 * a1 + a2 * a2), 1e-12)
-        a0, a1, a2 = a0 / n, a1 / n, a2 / n
-        d = a0 * b0 + a1 * b1 + a2 * b2
-        b0, b1, b2 = b0 - d * a0, b1 - d * a1, b2 - d * a2
-        n = max(math.sqrt(b0 * b0 + b1 * b1 + b2 * b2), 1e-12)
-        b0, b1, b2 = b0 / n, b1 / n, b2 / n
-        out[i] = ((a0, b0, a1 * b2 - a2 * b1), (a1, b1, a2 * b0 - a0 * b2), (a2, b2, a0 * b1 - a1 * b0))
-    return out
+def _pose_rows(pose: list, size: int, focal0: float, depth0: float):
+    """Rows of the network's pose fields -> rotation (B, 3, 3), its (R @ diag(1, -1, -1))^T for
+    row-vector points (B, 3, 3), translation (B, 3) mm, focal (B,) input pixels and score (B,),
+    all float32. Row by row in Python floats: for the few faces of a call that is several times
+    cheaper than a dozen numpy operations on tiny arrays."""
+    rot, mt, translation, focal, score = [], [], [], [], []
+    for p in pose:
+        r = _rotation_6d_row(*p[:6])
+        rot.append(r)
+        mt.append(((r[0][0], r[1][0], r[2][0]), (-r[0][1], -r[1][1], -r[2][1]), (-r[0][2], -r[1][2], -r[2][2])))
+        fl = focal0 * size * math.exp(p[9])
+        tz = depth0 * math.exp(p[8])
+        per = (size / 2) * tz / fl
+        translation.append((p[6] * per, p[7] * per, tz))
+        focal.append(fl)
+        score.append(0.5 * (1.0 + math.tanh(0.5 * p[10])))
+    f32 = np.float32
+    return (np.array(rot, f32).reshape(-1, 3, 3), np.array(mt, f32).reshape(-1, 3, 3),
+            np.array(translation, f32).reshape(-1, 3), np.array(focal, f32), np.array(score, f32))
+
+
+def _rotation_6d_row(a0: float, a1: float, a2: float, b0: float, b1: float, b2: float) -> tuple:
+    """One rotation matrix (row tuples) from Zhou et al.'s 6D representation: Gram-Schmidt on
+    the two 3-vectors, which become the first two columns."""
+    n = max(math.sqrt(a0 * a0 + a1 * a1 + a2 * a2), 1e-12)
+    a0, a1, a2 = a0 / n, a1 / n, a2 / n
+    d = a0 * b0 + a1 * b1 + a2 * b2
+    b0, b1, b2 = b0 - d * a0, b1 - d * a1, b2 - d * a2
+    n = max(math.sqrt(b0 * b0 + b1 * b1 + b2 * b2), 1e-12)
+    b0, b1, b2 = b0 / n, b1 / n, b2 / n
+    return ((a0, b0, a1 * b2 - a2 * b1), (a1, b1, a2 * b0 - a0 * b2), (a2, b2, a0 * b1 - a1 * b0))
 
 
 def euler_yaw_pitch_roll(rotation: np.ndarray) -> np.ndarray:
     """(B, 3, 3) -> (B, 3) yaw, pitch, roll in degrees, R = Ry(yaw) Rx(pitch) Rz(roll) in camera
     axes. Positive yaw: the nose moves towards the image's left (the subject turns to their own
     right); positive pitch: nose down; positive roll: the face turns clockwise in the image.
-    Row by row in Python floats, like ``rotation_from_6d``."""
+    Row by row in Python floats, like ``_pose_rows``."""
     r = np.asarray(rotation, dtype=np.float64).reshape(-1, 9).tolist()
     return np.array([[math.atan2(m02, m22), math.asin(min(1.0, max(-1.0, -m12))), math.atan2(m10, m11)]
                      for _, _, m02, m10, m11, m12, _, _, m22 in r]).reshape(-1, 3) * (180.0 / math.pi)
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * x))

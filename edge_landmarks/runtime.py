@@ -129,9 +129,10 @@ class Runtime:
     def _face(self, r: _Crop) -> Face:
         pts, i, inv = r.points, r.index, r.inverse
         landmarks = apply_affine(inv, pts.landmarks[i]).astype(np.float32)
-        box = tight_box(landmarks) if r.frame is pts else r.box()
+        box = np.concatenate([landmarks.min(0), landmarks.max(0)]) if r.frame is pts else r.box()
         rot = pts.rotation[i]
         c = (self.input_size - 1) / 2
+        (a, b, tx), (d, e, ty) = inv.tolist()
         return Face(
             box=box,
             landmarks=landmarks,
@@ -139,7 +140,7 @@ class Runtime:
             visibility=pts.visibility[i],
             pose=Pose(*euler_yaw_pitch_roll(rot).ravel().tolist(), rot, pts.translation[i]),
             focal_length=float(pts.focal[i]) / affine_scale(r.affine),
-            camera_center=apply_affine(inv, np.array([c, c])).astype(np.float32),
+            camera_center=np.array([(a + b) * c + tx, (d + e) * c + ty], np.float32),
             score=float(pts.score[i]),
             layout=self.layout,
         )

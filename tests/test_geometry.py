@@ -162,3 +162,32 @@ def test_check_box_rejects_boxes_outside_the_image(box):
 def test_box_to_input_affine_validates_the_box():
     with pytest.raises(InputError):
         box_to_input_affine([0, 0, 0, 10], 64, 1.2)
+
+
+@pytest.mark.parametrize("box", [[100, 80, 180, 170], [-50, -40, 60, 50], [350, 250, 420, 330], [395, 10, 420, 40]])
+def test_face_crop_affine_describes_its_pixels_and_the_requested_framing(box):
+    """The crop is the snapped square resampled: warping the image with the returned affine gives
+    the same pixels (edges replicated outside the image), and the framing is within half a source
+    pixel of ``box_to_input_affine``'s square."""
+    from edge_landmarks.image import face_crop
+
+    rng = np.random.default_rng(0)
+    img = cv2.GaussianBlur(rng.integers(0, 256, (300, 400, 3), dtype=np.uint8), (0, 0), 3)
+    crop, m = face_crop(img, np.array(box, float), 112, 1.5)
+    warped = cv2.warpAffine(img, m, (112, 112), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    diff = np.abs(crop.astype(int) - warped)
+    assert crop.shape == (112, 112, 3) and diff.mean() < 0.3 and diff.max() <= 2
+    nominal = box_to_input_affine(np.array(box, float), 112, 1.5)
+    corners = np.array([[0.0, 0.0], [111.0, 111.0]])
+    to_image = lambda a: apply_affine(invert_affine(a), corners)  # noqa: E731
+    assert np.abs(to_image(m) - to_image(nominal)).max() <= 0.5 + 1e-6
+
+
+def test_face_crop_of_a_large_face_is_anti_aliased():
+    """A face many times the input size is area-averaged, not point-sampled: a one-pixel
+    checkerboard comes out mid grey rather than aliased stripes."""
+    from edge_landmarks.image import face_crop
+
+    board = ((np.indices((1200, 1200)).sum(0) % 2) * 255).astype(np.uint8)
+    crop, _ = face_crop(np.dstack([board] * 3), np.array([100.0, 100.0, 1100.0, 1100.0]), 112, 1.0)
+    assert abs(float(crop.mean()) - 127.5) < 3 and crop.std() < 10
