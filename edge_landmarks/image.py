@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from .errors import InputError
-from .geometry import check_box
+from .geometry import affine_scale, apply_affine, box_to_input_affine, invert_affine
 
 COLORS = ("bgr", "rgb")
 MAX_PIXELS = 20000 * 20000
@@ -53,31 +53,24 @@ def load_image(image, color: str = "bgr") -> np.ndarray:
 def face_crop(image: np.ndarray, box: np.ndarray, size: int, enlarge: float) -> tuple[np.ndarray, np.ndarray]:
     """The network's view of a face: (crop (size, size, 3) uint8 BGR, 2x3 affine image -> crop).
 
-    The square of ``box_to_input_affine`` (side ``enlarge`` x the box's long side, centred on
-    the box) is snapped to whole source pixels (its side rounded,
-    its corner moved by at most half a pixel) and resampled with ``cv2.resize``, several times
-    cheaper than ``cv2.warpAffine`` for the same bilinear samples; the returned affine is the
-    snapped one, exact for the crop's pixels. Parts outside the image repeat its edge pixels.
-    A face many times the input size is first shrunk by a whole factor with INTER_AREA, so it
-    is not aliased (training faces were resampled at about 1:1)."""
-    bx0, by0, bx1, by1 = check_box(box).tolist()
-    side = enlarge * max(bx1 - bx0, by1 - by0)
-    f = max(1, int(side / (size * 1.5)))
-    w2 = max(1, round(side / f))
-    w = w2 * f
-    x0, y0 = int(round((bx0 + bx1 - w + 1) / 2)), int(round((by0 + by1 - w + 1) / 2))
-    s = size / w
-    m = np.array([[s, 0.0, (0.5 - x0) * s - 0.5], [0.0, s, (0.5 - y0) * s - 0.5]])
-    h_img, w_img = image.shape[:2]
-    roi = image[max(y0, 0):max(y0 + w, 0), max(x0, 0):max(x0 + w, 0)]
-    if roi.shape[:2] != (w, w):
-        if roi.size == 0:
-            return cv2.warpAffine(image, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE), m
-        roi = cv2.copyMakeBorder(roi, max(0, -y0), max(0, y0 + w - h_img), max(0, -x0), max(0, x0 + w - w_img),
-                                 cv2.BORDER_REPLICATE)
-    if f > 1:
-        roi = cv2.resize(roi, (w2, w2), interpolation=cv2.INTER_AREA)
-    return cv2.resize(roi, (size, size), interpolation=cv2.INTER_LINEAR), m
+    Large downscales first shrink the face region with INTER_AREA, so a face many times the
+    input size is not aliased (training faces were resampled at about 1:1)."""
+    m = box_to_input_affine(box, size, enlarge)
+    scale = affine_scale(m)
+    if scale >= 0.5:
+        return cv2.warpAffine(image, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE), m
+    f = max(1, int(1.0 / (scale * 1.5)))
+    corners = apply_affine(invert_affine(m), np.array([[0, 0], [size - 1, 0], [0, size - 1], [size - 1, size - 1]]))
+    h, w = image.shape[:2]
+    x0, y0 = (max(0, int(np.floor(corners[:, i].min())) - f) for i in (0, 1))
+    x1, y1 = min(w, int(np.ceil(corners[:, 0].max())) + f + 1), min(h, int(np.ceil(corners[:, 1].max())) + f + 1)
+    roi = image[y0:y1, x0:x1]
+    sw, sh = max(1, (x1 - x0) // f), max(1, (y1 - y0) // f)
+    small = cv2.resize(roi, (sw, sh), interpolation=cv2.INTER_AREA)
+    fx, fy = (x1 - x0) / sw, (y1 - y0) / sh
+    to_img = np.array([[fx, 0, x0 + 0.5 * fx - 0.5], [0, fy, y0 + 0.5 * fy - 0.5], [0, 0, 1]])
+    m2 = m @ to_img
+    return cv2.warpAffine(small, m2, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE), m
 
 
 def to_network_input(crops: list[np.ndarray], color: str, mean: float, std: float) -> np.ndarray:

@@ -165,22 +165,24 @@ def test_box_to_input_affine_validates_the_box():
 
 
 @pytest.mark.parametrize("box", [[100, 80, 180, 170], [-50, -40, 60, 50], [350, 250, 420, 330], [395, 10, 420, 40]])
-def test_face_crop_affine_describes_its_pixels_and_the_requested_framing(box):
-    """The crop is the snapped square resampled: warping the image with the returned affine gives
-    the same pixels (edges replicated outside the image), and the framing is within half a source
-    pixel of ``box_to_input_affine``'s square."""
-    from edge_landmarks.image import face_crop
+def test_face_crop_is_the_requested_framing_to_the_sub_pixel(box):
+    """The crop is ``box_to_input_affine``'s framing, edges replicated outside the image, and a
+    box moved with the image by a fraction of a pixel gives the same crop: the network sees a
+    still face identically however the box's sub-pixel position falls (what jitter is measured
+    on; a crop snapped to whole source pixels doubled the static-shift jitter)."""
+    from edge_landmarks.image import face_crop, shifted_copy
 
     rng = np.random.default_rng(0)
     img = cv2.GaussianBlur(rng.integers(0, 256, (300, 400, 3), dtype=np.uint8), (0, 0), 3)
-    crop, m = face_crop(img, np.array(box, float), 112, 1.5)
+    b = np.array(box, float)
+    crop, m = face_crop(img, b, 112, 1.5)
+    assert crop.shape == (112, 112, 3) and np.allclose(m, box_to_input_affine(b, 112, 1.5))
     warped = cv2.warpAffine(img, m, (112, 112), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    diff = np.abs(crop.astype(int) - warped)
-    assert crop.shape == (112, 112, 3) and diff.mean() < 0.3 and diff.max() <= 2
-    nominal = box_to_input_affine(np.array(box, float), 112, 1.5)
-    corners = np.array([[0.0, 0.0], [111.0, 111.0]])
-    to_image = lambda a: apply_affine(invert_affine(a), corners)  # noqa: E731
-    assert np.abs(to_image(m) - to_image(nominal)).max() <= 0.5 + 1e-6
+    assert np.array_equal(crop, warped)
+    shift = np.array([0.37, -0.29])
+    moved, _ = face_crop(shifted_copy(img, shift, 0.0, rng), b + np.tile(shift, 2), 112, 1.5)
+    inside = (slice(20, 92), slice(20, 92)) if min(box) >= 0 and max(box) <= 280 else (slice(None), slice(None))
+    assert np.abs(moved[inside].astype(int) - crop[inside]).mean() < 0.6
 
 
 def test_face_crop_of_a_large_face_is_anti_aliased():
