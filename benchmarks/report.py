@@ -383,8 +383,9 @@ def measure_jitter(res: Results, bundle, val, mode: Mode, seed: int = 0) -> None
     raw = Runtime(bundle, backend=backend, precision=precision, threads=1, score_threshold=0.0)
     current = {}
     video = {name: Runtime(bundle, backend=backend, precision=precision, threads=1, score_threshold=0.0, mode="video",
-                           smoothing=smoothing, detector=lambda img: [current["box"]])
-             for name, smoothing in (("smoothed", OneEuroSettings()), ("tracked", None))}
+                           smoothing=smoothing, detector=lambda img: [current["box"]], **kw)
+             for name, smoothing, kw in (("smoothed", OneEuroSettings(), {}), ("tracked", None, {}),
+                                         ("smoothed_no_flow", OneEuroSettings(), {"motion": None}))}
     try:
         from benchmarks.peers.mediapipe_facemesh import MediaPipeFaceMesh
 
@@ -394,7 +395,7 @@ def measure_jitter(res: Results, bundle, val, mode: Mode, seed: int = 0) -> None
         res.notes.append(f"MediaPipe jitter not measured: {e}")
     i, j = layout_info("ibug68").outer_eye_corners
     variants = {"shifted": rng.uniform(-SHIFT, SHIFT, (len(idx), k, 2)), "noise_only": np.zeros((len(idx), k, 2))}
-    preds = {(v, w): np.zeros((len(idx), k, 68, 2)) for v in variants for w in ("raw", "smoothed", "tracked", "mediapipe")}
+    preds = {(v, w): np.zeros((len(idx), k, 68, 2)) for v in variants for w in ("raw", *video, "mediapipe")}
     iod = np.empty(len(idx))
     for f, vi in enumerate(tqdm(idx, desc="jitter", leave=False)):
         s = val[vi]
@@ -421,6 +422,7 @@ def measure_jitter(res: Results, bundle, val, mode: Mode, seed: int = 0) -> None
             "raw": jit("raw"),
             "smoothed": jit("smoothed", late),
             "tracked": jit("tracked", late),
+            "smoothed_no_flow": jit("smoothed_no_flow", late),
             "mediapipe": jit("mediapipe") if mp else None,
             "raw_late": jit("raw", late),
             "mediapipe_late": jit("mediapipe", late) if mp else None,
@@ -713,7 +715,8 @@ def _jitter_section(res: Results) -> list[str]:
     who = f"{res.auto[0]} {res.auto[1]}"
     rows = []
     for label, key in ((f"ours raw ({who})", "raw"), (f"ours smoothed ({who})", "smoothed"),
-                       (f"ours tracked, not smoothed ({who})", "tracked"), ("MediaPipe Face Mesh raw", "mediapipe")):
+                       (f"ours tracked, not smoothed ({who})", "tracked"),
+                       (f"ours smoothed, no optical flow ({who})", "smoothed_no_flow"), ("MediaPipe Face Mesh raw", "mediapipe")):
         cells = [label]
         for v in ("shifted", "noise_only"):
             mp = j[v].get("mediapipe")
@@ -729,22 +732,26 @@ def _jitter_section(res: Results) -> list[str]:
         "averaged over faces. Ours raw: `Runtime` image mode, one copy at a time; ours smoothed: the copies "
         "as a 30 fps video through `Runtime(mode=\"video\").track` (One Euro defaults; the first frame is "
         f"framed from its box), measured after the first {SMOOTH_SKIP} frames; tracked, not smoothed: the "
-        "same with `smoothing=None`, to tell the filter from the tracker's re-framing; MediaPipe: raw (no "
+        "same with `smoothing=None`, to tell the filter from the tracker; no optical flow: the same with "
+        "`motion=None` (the crop and the filter do not follow the face's flow); MediaPipe: raw (no "
         "smoothing in its landmark model). The target uses the first pair of columns; the noise-only "
         "variant repeats everything with fresh noise of the same sigma and no shifts.",
         "",
         markdown_table(["system", "shifted + noise (% IOD)", "/ MediaPipe", "noise only (% IOD)", "/ MediaPipe"],
                        rows, "lrrrr"),
         "",
-        "Why the smoothed figure with shifts is not a measure of smoothing: the filter cannot know the "
-        "shifts, so it lags behind them, and the lag is counted as jitter once the shift is subtracted. A "
-        f"prediction that never moves would score {pct(sh['constant_floor'], 3)} "
-        f"({ratio_text(sh['constant_floor'] / sh['mediapipe']) if sh.get('mediapipe') else 'n/a'} MediaPipe): "
-        "the shifts' own spread, a floor no smoothing can beat on this measure. The smoothed output itself "
-        f"moves by {pct(sh['smoothed_motion'], 3)} (shift not subtracted). With noise only, the smoothed "
-        f"output moves by {pct(no['smoothed'], 3)}; tracked without smoothing by {pct(no['tracked'], 3)}, "
-        f"against {pct(no['raw'], 3)} for the same model given a fixed box: re-framing each frame from the "
-        "previous frame's (unsmoothed) landmarks feeds their noise back into the crop, and the filter has "
+        "How the smoothed figure gets below the raw ones with shifts: in video mode the crop follows the "
+        "face's optical flow from frame to frame (`edge_landmarks/motion.py`), so every shifted copy reaches "
+        "the network framed like the first, and the One Euro filter is carried along the same motion before "
+        "it smooths, so it does not lag behind the shifts. Without the flow the filter cannot know the "
+        "shifts, lags behind them, and the lag counts as jitter once the shift is subtracted (the no-flow "
+        "row); a prediction that never moves would score "
+        f"{pct(sh['constant_floor'], 3)} "
+        f"({ratio_text(sh['constant_floor'] / sh['mediapipe']) if sh.get('mediapipe') else 'n/a'} MediaPipe). "
+        f"The smoothed output itself moves by {pct(sh['smoothed_motion'], 3)} (shift not subtracted: it "
+        f"follows the shifts). With noise only, the smoothed output moves by {pct(no['smoothed'], 3)}; "
+        f"tracked without smoothing by {pct(no['tracked'], 3)}, against {pct(no['raw'], 3)} for the same "
+        "model given a fixed box. "
         f"that to remove. Over the same late frames as the smoothed figure, ours "
         f"raw: {pct(sh['raw_late'], 3)} / {pct(no['raw_late'], 3)}, MediaPipe raw: "
         f"{pct(sh.get('mediapipe_late'), 3)} / {pct(no.get('mediapipe_late'), 3)} (shifted / noise only).",

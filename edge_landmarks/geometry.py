@@ -88,6 +88,14 @@ def invert_affine(m: np.ndarray) -> np.ndarray:
     return cv2.invertAffineTransform(np.asarray(m, dtype=np.float64))
 
 
+def compose_affine(*ms: np.ndarray) -> np.ndarray:
+    """The 2x3 affine applying ``ms`` right to left: ``compose_affine(a, b)(x) = a(b(x))``."""
+    out = np.eye(3)
+    for m in ms:
+        out = out @ np.vstack([np.asarray(m, dtype=np.float64), [0.0, 0.0, 1.0]])
+    return out[:2]
+
+
 def apply_affine(m: np.ndarray, points: np.ndarray) -> np.ndarray:
     """Apply a 2x3 affine to (..., 2) points."""
     p = np.asarray(points, dtype=np.float64)

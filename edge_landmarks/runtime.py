@@ -19,16 +19,18 @@ from .backends import get_backend
 from .bundle import Bundle
 from .decode import Decoded, PointSet, euler_yaw_pitch_roll
 from .errors import InputError
-from .geometry import affine_scale, apply_affine, check_box, invert_affine, tight_box
+from .geometry import affine_scale, apply_affine, check_box, compose_affine, invert_affine, tight_box
 from .image import face_crop, load_image, to_network_input
 from .results import Face, Pose
 from .selection import Timing, choose
 from .scan import ScanSettings, group_boxes, merge, window_boxes
+from .motion import MotionSettings, crop_gray, crop_motion
 from .smoothing import OneEuroFilter, OneEuroSettings
 
 PRECISIONS = ("fp32", "fp16", "int8")
 FRAMING_LAYOUT = "ibug68"  # the network was trained on crops framed from this layout's tight box
-REFRAME_TOLERANCE = 0.04  # video: keep the previous crop until the face box moves or resizes by this share of its size
+REFRAME_TOLERANCE = 0.04  # video: re-frame from the landmarks when they leave the crop's box by this share of its size
+FLOW_POINTS = slice(17, 68)  # video: the inner face of the framing layout (no jaw contour on the background) is tracked
 
 
 class Runtime:
@@ -50,13 +52,17 @@ class Runtime:
             loose (each face is re-framed once).
         score_threshold: faces scoring below it are dropped (and end a track).
         smoothing: One Euro settings for ``track``; None disables smoothing.
+        motion: optical-flow settings for ``track`` (``edge_landmarks.motion``): the crop follows
+            the face's motion between frames and the filter smooths in the face's frame; None:
+            frame each crop from the previous landmarks alone.
         use_cache: reuse the cached backend choice for this device.
     """
 
     def __init__(self, bundle=None, backend: str = "auto", precision: str = "auto", layout="ibug68",
                  threads: int | None = None, mode: str = "image", color: str = "bgr",
                  detector: Callable[[np.ndarray], list] | str | None = None, score_threshold: float = 0.5,
-                 smoothing: OneEuroSettings | None = OneEuroSettings(), use_cache: bool = True):
+                 smoothing: OneEuroSettings | None = OneEuroSettings(), use_cache: bool = True,
+                 motion: MotionSettings | None = MotionSettings()):
         if mode not in ("image", "video"):
             raise InputError(f"mode must be 'image' or 'video', got {mode!r}")
         if not (detector is None or detector == "scan" or callable(detector)):
@@ -80,6 +86,7 @@ class Runtime:
         self._framing = self.bundle.tail.point_set(self.bundle.face, FRAMING_LAYOUT)
         self.set_layout(layout)
         self._smoothing = smoothing
+        self._motion = motion
         self._track_lock = threading.Lock()
         self._track: dict | None = None
 
@@ -118,7 +125,7 @@ class Runtime:
             raise InputError("the model produced non-finite outputs for this input")
         sets = [self._framing] if self._points is self._framing else [self._framing, self._points]
         decoded = self.bundle.tail.decode_many(feats, sets)
-        return [_Crop(decoded[0], decoded[-1], i, m, invert_affine(m)) for i, m in enumerate(affines)]
+        return [_Crop(decoded[0], decoded[-1], i, m, invert_affine(m), c) for i, (c, m) in enumerate(zip(crops, affines))]
 
     def _refine(self, image: np.ndarray, boxes: list[np.ndarray], passes: int) -> list[_Crop]:
         out = self._infer(image, boxes)
@@ -210,20 +217,24 @@ class Runtime:
             self._track = None
 
     def track(self, frame, timestamp: float | None = None) -> list[Face]:
-        """Follow one face through a video: each frame is framed from the previous frame's
-        landmarks (no detection per frame); when the score drops under ``score_threshold`` the
-        face is found again in the same frame. Results are smoothed with the One Euro filter
-        (``smoothing``). The next frame is framed from the smoothed box, and the crop is kept
-        while the face box moves or resizes by less than ``REFRAME_TOLERANCE`` of its size, so the
-        landmarks' noise is not fed back into the crop of a still face. ``timestamp`` in seconds (default: 30 frames per second)."""
+        """Follow one face through a video: each frame is framed from the previous frame (no
+        detection per frame); when the score drops under ``score_threshold`` the face is found
+        again in the same frame. With ``motion``, the crop moves with the face's optical flow
+        since the previous frame, so a still or rigidly moving face is seen framed the same way
+        in every frame, and the One Euro filter (``smoothing``) is carried along that motion
+        before it smooths. The crop is re-framed from the smoothed landmarks when they move or
+        resize by more than ``REFRAME_TOLERANCE`` of its box, so the landmarks' noise is not
+        fed back into the crop. ``timestamp`` in seconds (default: 30 frames per second)."""
         img = load_image(frame, self.color)
         with self._track_lock:
             st = self._track
-            face = None
+            face = crop = motion = None
             if st is not None:
-                face = self._face(self._infer(img, [st["box"]])[0])
+                motion = self._follow(img, st)
+                crop = self._infer(img, [st["box"]])[0]
+                face = self._face(crop)
                 if face.score < self.score_threshold:
-                    face = None
+                    face = crop = motion = None
             if face is None:
                 found = self._find(img)
                 if not found:
@@ -234,16 +245,51 @@ class Runtime:
             t = timestamp if timestamp is not None else (st["t"] + 1 / 30 if st["t"] is not None else 0.0)
             dt = t - st["t"] if st["t"] is not None else 0.0
             if self._smoothing:
-                face = self._smooth(face, st, dt)
-            if "box" not in st or _moved(st["box"], face.box, REFRAME_TOLERANCE):
+                face = self._smooth(face, st, dt, motion)
+            reframed = "box" not in st or _moved(st["box"], face.box, REFRAME_TOLERANCE)
+            if reframed:
                 st["box"] = face.box
             st["t"] = t
+            st["flow"] = self._flow_reference(img, st["box"], crop, reframed)
             return [face]
 
-    def _smooth(self, face: Face, st: dict, dt: float) -> Face:
+    def _follow(self, img: np.ndarray, st: dict) -> np.ndarray | None:
+        """Image-space 2x3 motion of the face since the previous frame (moving ``st["box"]`` with
+        it), or None without ``motion``, a reference crop, or a good fit."""
+        if self._motion is None or st.get("flow") is None:
+            return None
+        prev_gray, points = st["flow"]
+        spec = self.bundle.input
+        crop, a = face_crop(img, st["box"], spec.size, spec.enlarge)
+        m = crop_motion(prev_gray, crop_gray(crop), points, self._motion)
+        if m is None:
+            return None
+        m = compose_affine(invert_affine(a), m, a)
+        corners = apply_affine(m, st["box"].reshape(2, 2))
+        st["box"] = np.concatenate([corners.min(0), corners.max(0)]).astype(np.float32)
+        return m
+
+    def _flow_reference(self, img: np.ndarray, box: np.ndarray, crop: _Crop | None, reframed: bool):
+        """(grey crop at ``box``, tracked points in its pixels) for the next frame's flow: the
+        inference crop, or after re-framing a new crop at ``box``; None without ``motion`` or
+        when the face was just found again (the next frame then frames from the landmarks)."""
+        if self._motion is None or crop is None:
+            return None
+        points = crop.frame.landmarks[crop.index]
+        pixels = crop.crop
+        if reframed:
+            spec = self.bundle.input
+            pixels, a = face_crop(img, box, spec.size, spec.enlarge)
+            points = apply_affine(compose_affine(a, crop.inverse), points)
+        return crop_gray(pixels), np.ascontiguousarray(points[FLOW_POINTS][::self._motion.step], np.float32)
+
+    def _smooth(self, face: Face, st: dict, dt: float, motion: np.ndarray | None) -> Face:
         if st["filters"] is None:
             st["filters"] = {k: OneEuroFilter(self._smoothing) for k in ("lm", "lm3d", "angles", "t", "box")}
         f = st["filters"]
+        if motion is not None:
+            f["lm"].move(lambda x: apply_affine(motion, x))
+            f["box"].move(lambda x: apply_affine(motion, x.reshape(2, 2)))
         size = float(max(face.box[2] - face.box[0], face.box[3] - face.box[1]))
         lm = f["lm"](face.landmarks, dt, size)
         lm3d = f["lm3d"](face.landmarks_3d, dt, 150.0)
@@ -274,13 +320,14 @@ def _moved(old: np.ndarray, new: np.ndarray, tolerance: float) -> bool:
 
 class _Crop(NamedTuple):
     """One face crop's decoded outputs: row ``index`` of the framing-layout and requested-layout
-    batches, and the image -> crop affine with its inverse."""
+    batches, the image -> crop affine with its inverse, and the crop (uint8 BGR)."""
 
     frame: Decoded
     points: Decoded
     index: int
     affine: np.ndarray
     inverse: np.ndarray
+    crop: np.ndarray
 
     def box(self) -> np.ndarray:
         """Tight box of the framing layout's landmarks, image pixels (how the next crop is framed)."""

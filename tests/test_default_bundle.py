@@ -91,26 +91,36 @@ def test_yaw_sign_on_mirrored_faces(val_faces):
     assert turned >= 3
 
 
-def test_tracking_a_still_face_keeps_its_crop_and_smoothing_steadies_it(val_faces):
-    """Video mode on noisy copies of one still face: after settling, the crop stays put (the
-    landmarks' noise is not fed back into the framing) and the smoothed track moves less than
-    the per-frame predictions, once the filter has caught up with the step between the
-    detection's framing (frame 0) and the tracked one (its time constant is about 5 frames)."""
+def test_tracking_follows_sub_pixel_motion_and_smoothing_steadies_it(val_faces):
+    """Video mode on copies of one still face moved by random sub-pixel shifts, with noise: the
+    crop follows the face's optical flow (from frame to frame, its box minus the shift moves
+    less than a sixth as much as the shifts; 0.07x when written), and the smoothed landmarks,
+    shift subtracted, move less than 0.6x as much as per-image predictions given the exactly
+    shifted box (0.43x when written). Without ``motion`` the crop is kept still instead (the
+    landmarks' noise is not fed back into the framing)."""
+    from edge_landmarks.image import shifted_copy
+
     s = val_faces[3]
     image, box = s.load_image(), tight_box(s.landmarks)
     rng = np.random.default_rng(0)
-    frames = [np.clip(image + rng.normal(0, 2.0, image.shape), 0, 255).astype(np.uint8) for _ in range(40)]
-    kw = dict(backend="onnxruntime", precision="fp32", threads=1, score_threshold=0, mode="video",
-              detector=lambda img: [box])
-    raw, smooth = Runtime(smoothing=None, **kw), Runtime(**kw)
-    crops, lm_raw, lm_smooth = [], [], []
-    for i, f in enumerate(frames):
-        lm_raw.append(raw.track(f, timestamp=i / 30)[0].landmarks)
-        lm_smooth.append(smooth.track(f, timestamp=i / 30)[0].landmarks)
-        crops.append(raw._track["box"].copy())
-    assert all(np.array_equal(crops[5], c) for c in crops[5:])
-    spread = lambda lm: np.linalg.norm(np.asarray(lm[20:]) - np.mean(lm[20:], axis=0), axis=-1).mean()  # noqa: E731
-    assert spread(lm_smooth) < 0.8 * spread(lm_raw)
+    shifts = rng.uniform(-0.5, 0.5, (40, 2))
+    frames = [shifted_copy(image, d, 2.0, rng) for d in shifts]
+    kw = dict(backend="onnxruntime", precision="fp32", threads=1, score_threshold=0)
+    image_mode = Runtime(**kw)
+    raw = [image_mode.detect(f, [box + np.tile(d, 2)])[0].landmarks - d for f, d in zip(frames, shifts)]
+    video = Runtime(mode="video", detector=lambda img: [box], **kw)
+    still = Runtime(mode="video", detector=lambda img: [box], motion=None, **kw)
+    smooth, framed, kept = [], [], []
+    for i, (f, d) in enumerate(zip(frames, shifts)):
+        smooth.append(video.track(f, timestamp=i / 30)[0].landmarks - d)
+        framed.append(video._track["box"] - np.tile(d, 2))
+        still.track(f, timestamp=i / 30)
+        kept.append(still._track["box"].copy())
+    step = lambda x: np.abs(np.diff(np.asarray(x)[2:], axis=0)).mean()  # noqa: E731
+    assert step(framed) < 0.15 * step(np.tile(shifts, 2))
+    assert all(np.array_equal(kept[5], c) for c in kept[5:])
+    spread = lambda lm: np.linalg.norm(np.asarray(lm[10:]) - np.mean(lm[10:], axis=0), axis=-1).mean()  # noqa: E731
+    assert spread(smooth) < 0.6 * spread(raw)
 
 
 def test_scan_finds_each_face_of_a_mosaic_once(val_faces):
