@@ -2,13 +2,14 @@
 crop the network sees (``cv2.warpAffine`` from the full-resolution image)."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from .errors import InputError
-from .geometry import affine_scale, apply_affine, box_to_input_affine, invert_affine
+from .geometry import box_to_input_affine
 
 COLORS = ("bgr", "rgb")
 MAX_PIXELS = 20000 * 20000
@@ -53,24 +54,35 @@ def load_image(image, color: str = "bgr") -> np.ndarray:
 def face_crop(image: np.ndarray, box: np.ndarray, size: int, enlarge: float) -> tuple[np.ndarray, np.ndarray]:
     """The network's view of a face: (crop (size, size, 3) uint8 BGR, 2x3 affine image -> crop).
 
-    Large downscales first shrink the face region with INTER_AREA, so a face many times the
-    input size is not aliased (training faces were resampled at about 1:1)."""
+    ``cv2.warpAffine`` with the exact (sub-pixel) affine of ``box_to_input_affine``, bilinear,
+    edges replicated. Only the crop's footprint is warped, as 4 channels: OpenCV's vectorised
+    bilinear path covers 1 and 4 channels, and is twice as fast as its 3-channel path. Large
+    downscales first shrink the footprint with INTER_AREA, so a face many times the input size
+    is not aliased (training faces were resampled at about 1:1)."""
     m = box_to_input_affine(box, size, enlarge)
-    scale = affine_scale(m)
-    if scale >= 0.5:
-        return cv2.warpAffine(image, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE), m
-    f = max(1, int(1.0 / (scale * 1.5)))
-    corners = apply_affine(invert_affine(m), np.array([[0, 0], [size - 1, 0], [0, size - 1], [size - 1, size - 1]]))
+    (a, b, c), (d, e, g) = m.tolist()
+    det = a * e - b * d
+    scale = math.sqrt(abs(det))
+    f = 1 if scale >= 0.5 else max(1, int(1.0 / (scale * 1.5)))
+    # footprint: the crop's corners (one pixel out, for the bilinear neighbours) in image pixels
+    ia, ib, id_, ie = e / det, -b / det, -d / det, a / det
+    xs = [ia * (u - c) + ib * (v - g) for u, v in ((-1, -1), (size, -1), (-1, size), (size, size))]
+    ys = [id_ * (u - c) + ie * (v - g) for u, v in ((-1, -1), (size, -1), (-1, size), (size, size))]
     h, w = image.shape[:2]
-    x0, y0 = (max(0, int(np.floor(corners[:, i].min())) - f) for i in (0, 1))
-    x1, y1 = min(w, int(np.ceil(corners[:, 0].max())) + f + 1), min(h, int(np.ceil(corners[:, 1].max())) + f + 1)
+    x0, y0 = min(max(math.floor(min(xs)) - f, 0), w - 1), min(max(math.floor(min(ys)) - f, 0), h - 1)
+    x1, y1 = max(min(math.ceil(max(xs)) + f + 1, w), x0 + 1), max(min(math.ceil(max(ys)) + f + 1, h), y0 + 1)
     roi = image[y0:y1, x0:x1]
-    sw, sh = max(1, (x1 - x0) // f), max(1, (y1 - y0) // f)
-    small = cv2.resize(roi, (sw, sh), interpolation=cv2.INTER_AREA)
-    fx, fy = (x1 - x0) / sw, (y1 - y0) / sh
-    to_img = np.array([[fx, 0, x0 + 0.5 * fx - 0.5], [0, fy, y0 + 0.5 * fy - 0.5], [0, 0, 1]])
-    m2 = m @ to_img
-    return cv2.warpAffine(small, m2, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE), m
+    fx = fy = 1.0
+    if f > 1:
+        sw, sh = max(1, (x1 - x0) // f), max(1, (y1 - y0) // f)
+        roi = cv2.resize(roi, (sw, sh), interpolation=cv2.INTER_AREA)
+        fx, fy = (x1 - x0) / sw, (y1 - y0) / sh
+    # m after (roi pixel -> image pixel): u = x0 + (i + 0.5) * fx - 0.5
+    ox, oy = x0 + 0.5 * fx - 0.5, y0 + 0.5 * fy - 0.5
+    m_roi = np.array([[a * fx, b * fy, a * ox + b * oy + c], [d * fx, e * fy, d * ox + e * oy + g]])
+    crop = cv2.warpAffine(cv2.cvtColor(roi, cv2.COLOR_BGR2BGRA), m_roi, (size, size),
+                          flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return cv2.cvtColor(crop, cv2.COLOR_BGRA2BGR), m
 
 
 def to_network_input(crops: list[np.ndarray], color: str, mean: float, std: float) -> np.ndarray:

@@ -166,7 +166,8 @@ def test_box_to_input_affine_validates_the_box():
 
 @pytest.mark.parametrize("box", [[100, 80, 180, 170], [-50, -40, 60, 50], [350, 250, 420, 330], [395, 10, 420, 40]])
 def test_face_crop_is_the_requested_framing_to_the_sub_pixel(box):
-    """The crop is ``box_to_input_affine``'s framing, edges replicated outside the image, and a
+    """The crop is ``box_to_input_affine``'s framing (what ``cv2.warpAffine`` of the whole image
+    gives), edges replicated outside the image, and a
     box moved with the image by a fraction of a pixel gives the same crop: the network sees a
     still face identically however the box's sub-pixel position falls (what jitter is measured
     on; a crop snapped to whole source pixels doubled the static-shift jitter)."""
@@ -178,7 +179,8 @@ def test_face_crop_is_the_requested_framing_to_the_sub_pixel(box):
     crop, m = face_crop(img, b, 112, 1.5)
     assert crop.shape == (112, 112, 3) and np.allclose(m, box_to_input_affine(b, 112, 1.5))
     warped = cv2.warpAffine(img, m, (112, 112), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    assert np.array_equal(crop, warped)
+    diff = np.abs(crop.astype(int) - warped)
+    assert diff.max() <= 1 and diff.mean() < 0.01  # the same bilinear samples, up to fixed-point rounding
     shift = np.array([0.37, -0.29])
     moved, _ = face_crop(shifted_copy(img, shift, 0.0, rng), b + np.tile(shift, 2), 112, 1.5)
     inside = (slice(20, 92), slice(20, 92)) if min(box) >= 0 and max(box) <= 280 else (slice(None), slice(None))
