@@ -21,10 +21,10 @@ from .decode import Decoded, PointSet, euler_yaw_pitch_roll
 from .errors import InputError
 from .geometry import affine_scale, apply_affine, check_box, compose_affine, invert_affine, tight_box
 from .image import face_crop, load_image, to_network_input
+from .motion import MotionSettings, crop_gray, crop_motion
 from .results import Face, Pose
 from .selection import Timing, choose
 from .scan import ScanSettings, group_boxes, merge, window_boxes
-from .motion import MotionSettings, crop_gray, crop_motion
 from .smoothing import OneEuroFilter, OneEuroSettings
 
 PRECISIONS = ("fp32", "fp16", "int8")
@@ -228,13 +228,13 @@ class Runtime:
         img = load_image(frame, self.color)
         with self._track_lock:
             st = self._track
-            face = crop = motion = None
+            face = inferred = motion = None
             if st is not None:
                 motion = self._follow(img, st)
-                crop = self._infer(img, [st["box"]])[0]
-                face = self._face(crop)
+                inferred = self._infer(img, [st["box"]])[0]
+                face = self._face(inferred)
                 if face.score < self.score_threshold:
-                    face = crop = motion = None
+                    face = inferred = motion = None
             if face is None:
                 found = self._find(img)
                 if not found:
@@ -250,7 +250,7 @@ class Runtime:
             if reframed:
                 st["box"] = face.box
             st["t"] = t
-            st["flow"] = self._flow_reference(img, st["box"], crop, reframed)
+            st["flow"] = self._flow_reference(img, st["box"], inferred, reframed)
             return [face]
 
     def _follow(self, img: np.ndarray, st: dict) -> np.ndarray | None:
@@ -269,18 +269,18 @@ class Runtime:
         st["box"] = np.concatenate([corners.min(0), corners.max(0)]).astype(np.float32)
         return m
 
-    def _flow_reference(self, img: np.ndarray, box: np.ndarray, crop: _Crop | None, reframed: bool):
-        """(grey crop at ``box``, tracked points in its pixels) for the next frame's flow: the
-        inference crop, or after re-framing a new crop at ``box``; None without ``motion`` or
+    def _flow_reference(self, img: np.ndarray, box: np.ndarray, inferred: _Crop | None, reframed: bool):
+        """(grey crop at ``box``, tracked points in its pixels) for the next frame's flow: this
+        frame's inference crop, or after re-framing a new crop at ``box``; None without ``motion`` or
         when the face was just found again (the next frame then frames from the landmarks)."""
-        if self._motion is None or crop is None:
+        if self._motion is None or inferred is None:
             return None
-        points = crop.frame.landmarks[crop.index]
-        pixels = crop.crop
+        points = inferred.frame.landmarks[inferred.index]
+        pixels = inferred.crop
         if reframed:
             spec = self.bundle.input
             pixels, a = face_crop(img, box, spec.size, spec.enlarge)
-            points = apply_affine(compose_affine(a, crop.inverse), points)
+            points = apply_affine(compose_affine(a, inferred.inverse), points)
         return crop_gray(pixels), np.ascontiguousarray(points[FLOW_POINTS][::self._motion.step], np.float32)
 
     def _smooth(self, face: Face, st: dict, dt: float, motion: np.ndarray | None) -> Face:
