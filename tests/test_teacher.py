@@ -284,7 +284,8 @@ def test_every_committed_recipe_loads_and_chains_its_warm_starts():
     teachers = {p.stem: TrainConfig.load(p) for p in recipes.glob("teacher*.json")}
     assert {"teacher", "teacher_stage2", "teacher_stage5_deeper"} <= set(teachers)
     stages = {"teacher": "runs/teacher", "teacher_stage2": "runs/teacher2", "teacher_stage3_synthetic": "runs/teacher3",
-              "teacher_stage4_mild": "runs/teacher4", "teacher_stage5_deeper": "runs/teacher5"}
+              "teacher_stage4_mild": "runs/teacher4", "teacher_stage5_deeper": "runs/teacher5",
+              "teacher_stage6_long": "runs/teacher6"}
     for name, cfg in teachers.items():
         if cfg.init:
             assert str(Path(cfg.init).parent) in stages.values(), (name, cfg.init)
