@@ -13,6 +13,7 @@ import threading
 from dataclasses import replace
 from typing import Callable, NamedTuple
 
+import cv2
 import numpy as np
 
 from .backends import get_backend
@@ -135,7 +136,7 @@ class Runtime:
 
     def _face(self, r: _Crop) -> Face:
         pts, i, inv = r.points, r.index, r.inverse
-        landmarks = apply_affine(inv, pts.landmarks[i]).astype(np.float32)
+        landmarks = cv2.transform(pts.landmarks[i].reshape(-1, 1, 2), inv).reshape(-1, 2)
         box = np.concatenate([landmarks.min(0), landmarks.max(0)]) if r.frame is pts else r.box()
         rot = pts.rotation[i]
         c = (self.input_size - 1) / 2
