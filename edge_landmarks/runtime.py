@@ -122,7 +122,7 @@ class Runtime:
             crops.append(c)
             affines.append(m)
         feats = self._model.run(to_network_input(crops, spec.color, spec.mean, spec.std))
-        if not np.isfinite(feats).all():
+        if not cv2.checkRange(feats)[0]:  # NaN or infinity anywhere
             raise InputError("the model produced non-finite outputs for this input")
         sets = [self._framing] if self._points is self._framing else [self._framing, self._points]
         decoded = self.bundle.tail.decode_many(feats, sets)
@@ -137,7 +137,7 @@ class Runtime:
     def _face(self, r: _Crop) -> Face:
         pts, i, inv = r.points, r.index, r.inverse
         landmarks = cv2.transform(pts.landmarks[i].reshape(-1, 1, 2), inv).reshape(-1, 2)
-        box = np.concatenate([landmarks.min(0), landmarks.max(0)]) if r.frame is pts else r.box()
+        box = _bounds(landmarks) if r.frame is pts else r.box()
         rot = pts.rotation[i]
         c = (self.input_size - 1) / 2
         (a, b, tx), (d, e, ty) = inv.tolist()
@@ -309,6 +309,14 @@ def rotation_from_euler(yaw: float, pitch: float, roll: float) -> np.ndarray:
     rx = np.array([[1, 0, 0], [0, np.cos(p), -np.sin(p)], [0, np.sin(p), np.cos(p)]])
     rz = np.array([[np.cos(r), -np.sin(r), 0], [np.sin(r), np.cos(r), 0], [0, 0, 1]])
     return (ry @ rx @ rz).astype(np.float32)
+
+
+def _bounds(points: np.ndarray) -> np.ndarray:
+    """Tight box of finite (N, 2) float points (``tight_box`` without its checks; cv2.minMaxLoc
+    per column is about twice as fast as numpy's reductions on 68 points)."""
+    x0, x1, _, _ = cv2.minMaxLoc(points[:, 0])
+    y0, y1, _, _ = cv2.minMaxLoc(points[:, 1])
+    return np.array([x0, y0, x1, y1], np.float32)
 
 
 def _moved(old: np.ndarray, new: np.ndarray, tolerance: float) -> bool:

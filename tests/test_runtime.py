@@ -343,3 +343,17 @@ def test_crop_motion_recovers_a_sub_pixel_similarity():
     assert np.abs(pts @ got[:, :2].T + got[:, 2] - (pts @ m[:, :2].T + m[:, 2])).max() < 0.05
     flat = np.full((112, 112), 128, np.uint8)
     assert crop_motion(flat, flat, pts) is None
+
+
+def test_non_finite_model_output_is_an_input_error(tiny_bundle, image, monkeypatch):
+    """A NaN or infinite feature (e.g. from an extreme input on a broken runtime) is refused with
+    InputError instead of returning NaN landmarks."""
+    rt = Runtime(tiny_bundle, backend="onnxruntime", precision="fp32", score_threshold=0)
+    for bad in (np.nan, np.inf):
+        def run(x, bad=bad):
+            out = np.zeros((len(x), rt.bundle.tail.weight.shape[0]), np.float32)
+            out[0, 3] = bad
+            return out
+        monkeypatch.setattr(rt._model, "run", run)
+        with pytest.raises(InputError, match="non-finite"):
+            rt.detect(image, [BOX])
