@@ -894,7 +894,7 @@ def render(res: Results, info: dict, figures: dict[str, Path], out: Path, comman
         "",
         "Per face, median (p90) ms, all candidates interleaved in short bursts (`benchmarks/latency.py`, "
         f"{info['latency_rounds']} rounds x {info['latency_burst']} calls each). `model`: the model call "
-        "alone (ours: the backend's `run` on a prepared 96 px input; MediaPipe: the interpreter's "
+        f"alone (ours: the backend's `run` on a prepared {info.get('input_size', '?')} px input; MediaPipe: the interpreter's "
         "`invoke` on a 192 px input; dlib: its shape predictor on an RGB image and box). `detect`: "
         "`Runtime.detect` end to end (crop, model, float tail, pose, back to image pixels). Size: the "
         "model's files.",
@@ -948,6 +948,7 @@ def machine_info(bundle, mode: Mode, own: Sequence[Path] = ()) -> dict:
         "mediapipe": mediapipe_record(),
         "latency_rounds": mode.rounds,
         "latency_burst": mode.burst,
+        "input_size": bundle.input.size,
     }
 
 
