@@ -7,9 +7,10 @@ Why: the tracker moves its crop with this motion, so a still or rigidly moving f
 network framed the same way frame after frame (to a hundredth of a crop pixel), and the One Euro
 filter smooths in the face's moving frame, so it no longer lags behind head motion. Cost: one
 extra crop, the flow of 26 points and the fit: ``track`` took 1.1 ms per frame with it against
-0.65 ms without on one core of this project's 2-core build machine (TFLite int8). Limits: motion beyond about ``window * 2 ** levels`` crop pixels per frame, strong
-non-rigid motion or heavy occlusion fail the fit (too few points), and the tracker then frames
-from the landmarks alone, as without motion.
+0.65 ms without on one core of this project's 2-core build machine (TFLite int8). Limits:
+motion beyond about ``window * 2 ** levels`` crop pixels per frame, strong non-rigid motion or
+heavy occlusion fail the fit (too few points), and the tracker then frames from the landmarks
+alone, as without motion.
 """
 from __future__ import annotations
 
@@ -21,9 +22,10 @@ import numpy as np
 
 @dataclass(frozen=True)
 class MotionSettings:
-    """``step``: every step-th landmark of the framing layout is tracked; ``window``: side of the
-    flow window, crop pixels; ``levels``: pyramid levels above the crop; ``min_points``: fewest
-    tracked points for a fit; ``max_error``: largest median residual of the fit, crop pixels."""
+    """``step``: every step-th inner-face landmark (ibug68 points 17-67) is tracked; ``window``:
+    side of the flow window, crop pixels; ``levels``: pyramid levels above the crop;
+    ``min_points``: fewest tracked points for a fit; ``max_error``: largest median residual of
+    the fit, crop pixels."""
 
     step: int = 2
     window: int = 11

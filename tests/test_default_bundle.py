@@ -94,9 +94,9 @@ def test_yaw_sign_on_mirrored_faces(val_faces):
 def test_tracking_follows_sub_pixel_motion_and_smoothing_steadies_it(val_faces):
     """Video mode on copies of one still face moved by random sub-pixel shifts, with noise: the
     crop follows the face's optical flow (from frame to frame, its box minus the shift moves
-    less than a sixth as much as the shifts; 0.07x when written), and the smoothed landmarks,
+    less than a sixth as much as the shifts; 0.08x when written), and the smoothed landmarks,
     shift subtracted, move less than 0.6x as much as per-image predictions given the exactly
-    shifted box (0.43x when written). Without ``motion`` the crop is kept still instead (the
+    shifted box (0.37x when written). Without ``motion`` the crop is kept still instead (the
     landmarks' noise is not fed back into the framing)."""
     from edge_landmarks.image import shifted_copy
 
