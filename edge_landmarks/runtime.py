@@ -18,7 +18,7 @@ import numpy as np
 
 from .backends import get_backend
 from .bundle import Bundle
-from .decode import Decoded, PointSet, euler_yaw_pitch_roll
+from .decode import Decoded, PointSet
 from .errors import InputError
 from .geometry import affine_scale, apply_affine, check_box, compose_affine, invert_affine, tight_box
 from .image import face_crop, load_image, to_network_input
@@ -146,7 +146,7 @@ class Runtime:
             landmarks=landmarks,
             landmarks_3d=pts.camera[i],
             visibility=pts.visibility[i],
-            pose=Pose(*euler_yaw_pitch_roll(rot).ravel().tolist(), rot, pts.translation[i]),
+            pose=Pose(*pts.angles[i].tolist(), rot, pts.translation[i]),
             focal_length=float(pts.focal[i]) / affine_scale(r.affine),
             camera_center=np.array([(a + b) * c + tx, (d + e) * c + ty], np.float32),
             score=float(pts.score[i]),
