@@ -1,5 +1,5 @@
-"""Track one face through a video file or a webcam, with One Euro smoothing and a head-pose
-overlay. Press q to stop when showing a window.
+"""Track one face through a video file or a webcam (the crop follows the face's optical flow,
+One Euro smoothing) with a head-pose overlay. Press q to stop when showing a window.
 
     python examples/track_video.py VIDEO.mp4 --out tracked.mp4
     python examples/track_video.py 0 --show          # webcam 0
