@@ -164,8 +164,9 @@ class Tail:
 def _pose_rows(pose: list, size: int, focal0: float, depth0: float):
     """Rows of the network's pose fields -> rotation (B, 3, 3), its (R @ diag(1, -1, -1))^T for
     row-vector points (B, 3, 3), translation (B, 3) mm, focal (B,) input pixels, score (B,) and
-    yaw, pitch, roll (B, 3) degrees, all float32 views of one array. Row by row in Python floats: for the few faces of a call
-    that is several times cheaper than a dozen numpy operations on tiny arrays."""
+    yaw, pitch, roll (B, 3) degrees, all float32 views of one array. Row by row in Python
+    floats: for the few faces of a call that is several times cheaper than a dozen numpy
+    operations on tiny arrays."""
     rows = []
     for p in pose:
         r = _rotation_6d_row(*p[:6])

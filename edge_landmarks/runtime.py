@@ -266,8 +266,7 @@ class Runtime:
         if m is None:
             return None
         m = compose_affine(invert_affine(a), m, a)
-        corners = apply_affine(m, st["box"].reshape(2, 2))
-        st["box"] = np.concatenate([corners.min(0), corners.max(0)]).astype(np.float32)
+        st["box"] = tight_box(apply_affine(m, st["box"].reshape(2, 2)))
         return m
 
     def _flow_reference(self, img: np.ndarray, box: np.ndarray, inferred: _Crop | None, reframed: bool):
