@@ -92,6 +92,7 @@ class DistillConfig:
     ema_decay: float = 0.998
     seed: int = 0
     threads: int = 0
+    init: str = ""  # warm start: the weights of this student checkpoint (same architecture); "" = from scratch
     w_landmarks: float = 1.0  # ground-truth 2D (ibug68), wing loss in input pixels
     w_teacher_2d: float = 0.3  # teacher's dense and wflw98 points, projected
     w_teacher_3d: float = 0.3  # teacher's canonical 3D points (per 10 mm)
@@ -144,6 +145,7 @@ class TrainConfig:
     synthetic_faces: int = 0  # rendered once, seeds 0 .. n-1 (the eval-3d test set uses other seeds)
     synthetic_batch: int = 16
     synthetic_size: int = 160
+    w_synthetic_2d: float = 1.0  # scales the rendered faces' 2D and prior losses (their 3D losses keep their weights)
     w_rotation: float = 1.0  # synthetic only: |R - R_true| (Frobenius)
     w_canonical: float = 0.05  # synthetic only: canonical 3D points, per 10 mm
     w_visibility: float = 0.1  # synthetic only: BCE against self-visibility

@@ -199,6 +199,14 @@ def init_student(cfg: StudentConfig, face: CanonicalFace, teacher_canonical: np.
     return model
 
 
+def warm_start_student(model: Student, path: str | Path) -> None:
+    """Load a previous student's validated-best weights into ``model`` (a second, shorter schedule)."""
+    src, _, _ = load_student(path)
+    if src.cfg != model.cfg:
+        raise ValueError(f"{path}: its student architecture differs from this recipe's")
+    model.load_state_dict(src.state_dict())
+
+
 def compute_loss(model: Student, batch: dict, face_t: dict, cfg: DistillConfig, gen: torch.Generator) -> tuple[torch.Tensor, dict]:
     v = face_t["normals"].shape[0]
     dense_ids = torch.randperm(v, generator=gen)[: cfg.dense_points]
@@ -334,6 +342,8 @@ def distill(cfg: DistillConfig, out_dir: str | Path, data: str | Path = DEFAULT_
         real = np.concatenate([real, np.zeros(len(syn_s), bool)])
     ds = DistillDataset(train_s, train_images, targets, face, cfg, face.flip_permutation("ibug68"), real)
     model = init_student(cfg.student, face, targets["canonical"])
+    if cfg.init:
+        warm_start_student(model, cfg.init)
     face_t = face_tensors(face)
     ema, opt, sched = optimisation(model, list(model.parameters()), cfg, math.ceil(len(ds) / cfg.batch_size))
     last = out_dir / "last.pt"

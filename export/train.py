@@ -112,7 +112,7 @@ def synthetic_loss(model: Teacher, batch: dict, queries: torch.Tensor, normals: 
     rot = (out["rotation_input"] - batch["rotation"]).pow(2).sum((1, 2)).sqrt().mean()
     canon = ((out["canonical"] - batch["canonical"]) / 10.0).norm(dim=-1).mean()
     vis = torch.nn.functional.binary_cross_entropy(out["visibility"].clamp(1e-4, 1 - 1e-4), batch["visible"])
-    total = total + cfg.w_rotation * rot + cfg.w_canonical * canon + cfg.w_visibility * vis
+    total = cfg.w_synthetic_2d * total + cfg.w_rotation * rot + cfg.w_canonical * canon + cfg.w_visibility * vis
     parts = {f"syn_{k}": v for k, v in parts.items()} | {"syn_rotation": float(rot.detach()), "syn_canonical": float(canon.detach()),
                                                           "syn_visibility": float(vis.detach())}
     return total, parts

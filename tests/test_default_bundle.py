@@ -92,35 +92,39 @@ def test_yaw_sign_on_mirrored_faces(val_faces):
 
 
 def test_tracking_follows_sub_pixel_motion_and_smoothing_steadies_it(val_faces):
-    """Video mode on copies of one still face moved by random sub-pixel shifts, with noise: the
-    crop follows the face's optical flow (from frame to frame, its box minus the shift moves
-    less than a sixth as much as the shifts; 0.08x when written), and the smoothed landmarks,
-    shift subtracted, move less than 0.6x as much as per-image predictions given the exactly
-    shifted box (0.37x when written). Without ``motion`` the crop is kept still instead (the
-    landmarks' noise is not fed back into the framing)."""
+    """Video mode on copies of a still face moved by random sub-pixel shifts, with noise, for
+    six faces: the crop follows the face's optical flow (from frame to frame, its box minus the
+    shift moves less than 0.15x as much as the shifts), and the smoothed landmarks, shift
+    subtracted, spread less than 0.6x as much as per-image predictions given the exactly shifted
+    box, summed over the faces (0.47x when written; single faces range 0.3-0.7x). Without
+    ``motion`` the crop is kept still instead (the landmarks' noise is not fed back into the
+    framing)."""
     from edge_landmarks.image import shifted_copy
 
-    s = val_faces[3]
-    image, box = s.load_image(), tight_box(s.landmarks)
-    rng = np.random.default_rng(0)
-    shifts = rng.uniform(-0.5, 0.5, (40, 2))
-    frames = [shifted_copy(image, d, 2.0, rng) for d in shifts]
     kw = dict(backend="onnxruntime", precision="fp32", threads=1, score_threshold=0)
     image_mode = Runtime(**kw)
-    raw = [image_mode.detect(f, [box + np.tile(d, 2)])[0].landmarks - d for f, d in zip(frames, shifts)]
-    video = Runtime(mode="video", detector=lambda img: [box], **kw)
-    still = Runtime(mode="video", detector=lambda img: [box], motion=None, **kw)
-    smooth, framed, kept = [], [], []
-    for i, (f, d) in enumerate(zip(frames, shifts)):
-        smooth.append(video.track(f, timestamp=i / 30)[0].landmarks - d)
-        framed.append(video._track["box"] - np.tile(d, 2))
-        still.track(f, timestamp=i / 30)
-        kept.append(still._track["box"].copy())
     step = lambda x: np.abs(np.diff(np.asarray(x)[2:], axis=0)).mean()  # noqa: E731
-    assert step(framed) < 0.15 * step(np.tile(shifts, 2))
-    assert all(np.array_equal(kept[5], c) for c in kept[5:])
     spread = lambda lm: np.linalg.norm(np.asarray(lm[10:]) - np.mean(lm[10:], axis=0), axis=-1).mean()  # noqa: E731
-    assert spread(smooth) < 0.6 * spread(raw)
+    spreads = []
+    for s in val_faces[:6]:
+        image, box = s.load_image(), tight_box(s.landmarks)
+        rng = np.random.default_rng(0)
+        shifts = rng.uniform(-0.5, 0.5, (40, 2))
+        frames = [shifted_copy(image, d, 2.0, rng) for d in shifts]
+        raw = [image_mode.detect(f, [box + np.tile(d, 2)])[0].landmarks - d for f, d in zip(frames, shifts)]
+        video = Runtime(mode="video", detector=lambda img, box=box: [box], **kw)
+        still = Runtime(mode="video", detector=lambda img, box=box: [box], motion=None, **kw)
+        smooth, framed, kept = [], [], []
+        for i, (f, d) in enumerate(zip(frames, shifts)):
+            smooth.append(video.track(f, timestamp=i / 30)[0].landmarks - d)
+            framed.append(video._track["box"] - np.tile(d, 2))
+            still.track(f, timestamp=i / 30)
+            kept.append(still._track["box"].copy())
+        assert step(framed) < 0.15 * step(np.tile(shifts, 2)), s.name
+        assert all(np.array_equal(kept[5], c) for c in kept[5:]), s.name
+        spreads.append((spread(smooth), spread(raw)))
+    smooth_total, raw_total = np.sum(spreads, axis=0)
+    assert smooth_total < 0.6 * raw_total, spreads
 
 
 def test_scan_finds_each_face_of_a_mosaic_once(val_faces):
