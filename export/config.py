@@ -145,6 +145,7 @@ class TrainConfig:
     synthetic_faces: int = 0  # rendered once, seeds 0 .. n-1 (the eval-3d test set uses other seeds)
     synthetic_batch: int = 16
     synthetic_size: int = 160
+    synthetic_bn_frozen: bool = False  # rendered batches leave BatchNorm's running statistics to the real faces
     w_synthetic_2d: float = 1.0  # scales the rendered faces' 2D and prior losses (their 3D losses keep their weights)
     w_rotation: float = 1.0  # synthetic only: |R - R_true| (Frobenius)
     w_canonical: float = 0.05  # synthetic only: canonical 3D points, per 10 mm

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -118,6 +119,26 @@ def synthetic_loss(model: Teacher, batch: dict, queries: torch.Tensor, normals: 
     return total, parts
 
 
+@contextmanager
+def _running_stats_frozen(model: torch.nn.Module):
+    """BatchNorm layers normalise with the batch's own statistics but leave their running
+    statistics, the ones inference uses, to the real faces."""
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    saved = [m.momentum for m in norms]
+    for m in norms:
+        m.momentum = 0.0
+    try:
+        yield
+    finally:
+        for m, momentum in zip(norms, saved):
+            m.momentum = momentum
+
+
+@contextmanager
+def _nothing():
+    yield
+
+
 def synthetic_training_set(cfg: TrainConfig, aug: AugmentConfig):
     """The rendered training faces of ``cfg.synthetic_faces`` (seeds 0 .. n-1), augmented."""
     from .dataset import SyntheticDataset
@@ -194,7 +215,8 @@ def train(cfg: TrainConfig, out_dir: str | Path, data: str | Path = DEFAULT_DATA
     def step_loss(batch):
         loss, parts = compute_loss(model, batch, q, n, fp, cfg)
         if syn is not None:
-            syn_total, syn_parts = synthetic_loss(model, next(syn), q, n, fp, cfg)
+            with (_running_stats_frozen(model) if cfg.synthetic_bn_frozen else _nothing()):
+                syn_total, syn_parts = synthetic_loss(model, next(syn), q, n, fp, cfg)
             loss, parts = loss + syn_total, parts | syn_parts
         return loss, parts
 

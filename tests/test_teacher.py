@@ -275,7 +275,8 @@ def test_pose_in_the_input_frame_undoes_the_region_angle():
 
 def test_every_committed_recipe_loads_and_chains_its_warm_starts():
     """Recipes are JSON configs with unknown keys refused: each committed one must load, and
-    each teacher stage's ``init`` must name a run some other recipe's command writes."""
+    each teacher stage's ``init`` must name a run some other recipe's command writes, and each
+    later student stage must warm-start from the released student of the same architecture."""
     from pathlib import Path
 
     from export.config import DistillConfig, TrainConfig
@@ -285,10 +286,13 @@ def test_every_committed_recipe_loads_and_chains_its_warm_starts():
     assert {"teacher", "teacher_stage2", "teacher_stage5_deeper"} <= set(teachers)
     stages = {"teacher": "runs/teacher", "teacher_stage2": "runs/teacher2", "teacher_stage3_synthetic": "runs/teacher3",
               "teacher_stage4_mild": "runs/teacher4", "teacher_stage5_deeper": "runs/teacher5",
-              "teacher_stage6_long": "runs/teacher6"}
+              "teacher_stage6_long": "runs/teacher6", "teacher_stage8_long": "runs/teacher8"}
     for name, cfg in teachers.items():
         if cfg.init:
             assert str(Path(cfg.init).parent) in stages.values(), (name, cfg.init)
     assert teachers["teacher_stage5_deeper"].model.blocks == (2, 2, 2, 2)
     student = DistillConfig.load(recipes / "student.json")
     assert student.teacher == "export/checkpoints/teacher.pt" and student.student.input.size == 112
+    for stage in ("student_stage2", "student_stage3"):  # each continues the previous release
+        later = DistillConfig.load(recipes / f"{stage}.json")
+        assert later.init == "export/checkpoints/student.pt" and later.student == student.student, stage
