@@ -751,8 +751,7 @@ def _jitter_section(res: Results) -> list[str]:
         f"The smoothed output itself moves by {pct(sh['smoothed_motion'], 3)} (shift not subtracted: it "
         f"follows the shifts). With noise only, the smoothed output moves by {pct(no['smoothed'], 3)}; "
         f"tracked without smoothing by {pct(no['tracked'], 3)}, against {pct(no['raw'], 3)} for the same "
-        "model given a fixed box. "
-        f"that to remove. Over the same late frames as the smoothed figure, ours "
+        "model given a fixed box. Over the same late frames as the smoothed figure, ours "
         f"raw: {pct(sh['raw_late'], 3)} / {pct(no['raw_late'], 3)}, MediaPipe raw: "
         f"{pct(sh.get('mediapipe_late'), 3)} / {pct(no.get('mediapipe_late'), 3)} (shifted / noise only).",
         "",
