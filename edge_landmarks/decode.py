@@ -22,6 +22,8 @@ import numpy as np
 from .canonical import CanonicalFace
 from .errors import BundleError, InputError
 
+# dot products along the last axis: numpy 2's vecdot is several times cheaper than einsum on a few faces
+_rowdot = getattr(np, "vecdot", None) or (lambda a, b: np.einsum("...d,...d->...", a, b))
 CANONICAL_TO_CAMERA = np.diag([1.0, -1.0, -1.0]).astype(np.float32)
 POSE_FIELDS = 11  # rot6d (6), centre xy (2), log depth, log focal, score logit
 
@@ -128,8 +130,8 @@ class Tail:
             lm = cam[..., :2] * (focal[:, None, None] / np.maximum(cam[..., 2:3], 1.0))
             lm += (s - 1) / 2
             # visibility: sigmoid(10 cos), cos of the rotated normal with the view ray -cam / |cam|
-            x = np.einsum("bnd,bnd->bn", points.normals @ mt, cam)
-            x *= -5.0 / np.maximum(np.sqrt(np.einsum("bnd,bnd->bn", cam, cam)), 1e-9)
+            x = _rowdot(points.normals @ mt, cam)
+            x *= -5.0 / np.maximum(np.sqrt(_rowdot(cam, cam)), 1e-9)
             np.tanh(x, out=x)
             x += 1.0
             x *= 0.5
