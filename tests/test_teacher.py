@@ -293,6 +293,6 @@ def test_every_committed_recipe_loads_and_chains_its_warm_starts():
     assert teachers["teacher_stage5_deeper"].model.blocks == (2, 2, 2, 2)
     student = DistillConfig.load(recipes / "student.json")
     assert student.teacher == "export/checkpoints/teacher.pt" and student.student.input.size == 112
-    for stage in ("student_stage2", "student_stage3"):  # each continues the previous release
+    for stage in ("student_stage2", "student_stage3", "student_stage4_pose"):  # each continues the previous release
         later = DistillConfig.load(recipes / f"{stage}.json")
         assert later.init == "export/checkpoints/student.pt" and later.student == student.student, stage
