@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -134,11 +134,6 @@ def _running_stats_frozen(model: torch.nn.Module):
             m.momentum = momentum
 
 
-@contextmanager
-def _nothing():
-    yield
-
-
 def synthetic_training_set(cfg: TrainConfig, aug: AugmentConfig):
     """The rendered training faces of ``cfg.synthetic_faces`` (seeds 0 .. n-1), augmented."""
     from .dataset import SyntheticDataset
@@ -215,7 +210,7 @@ def train(cfg: TrainConfig, out_dir: str | Path, data: str | Path = DEFAULT_DATA
     def step_loss(batch):
         loss, parts = compute_loss(model, batch, q, n, fp, cfg)
         if syn is not None:
-            with (_running_stats_frozen(model) if cfg.synthetic_bn_frozen else _nothing()):
+            with _running_stats_frozen(model) if cfg.synthetic_bn_frozen else nullcontext():
                 syn_total, syn_parts = synthetic_loss(model, next(syn), q, n, fp, cfg)
             loss, parts = loss + syn_total, parts | syn_parts
         return loss, parts

@@ -296,3 +296,23 @@ def test_every_committed_recipe_loads_and_chains_its_warm_starts():
     for stage in ("student_stage2", "student_stage3", "student_stage4_pose"):  # each continues the previous release
         later = DistillConfig.load(recipes / f"{stage}.json")
         assert later.init == "export/checkpoints/student.pt" and later.student == student.student, stage
+
+
+def test_rendered_batches_can_leave_batchnorm_running_statistics_alone():
+    """``synthetic_bn_frozen``: inside ``_running_stats_frozen`` a training-mode forward pass
+    normalises with the batch's statistics but leaves the running ones (what inference uses)
+    as they were; afterwards BatchNorm updates them again with its own momentum."""
+    import torch
+
+    from export.train import _running_stats_frozen
+
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.ReLU(), torch.nn.BatchNorm2d(4))
+    net.train()
+    before = [m.running_mean.clone() for m in (net[1], net[3])]
+    with _running_stats_frozen(net):
+        out = net[:2](torch.randn(8, 3, 9, 9) * 5 + 3)
+    assert abs(float(out.mean())) < 1e-5  # normalised with the batch's own statistics
+    assert all(torch.equal(b, m.running_mean) for b, m in zip(before, (net[1], net[3])))
+    assert net[1].momentum == 0.1 and net[3].momentum == 0.1
+    net(torch.randn(8, 3, 9, 9) * 5 + 3)
+    assert not torch.equal(before[0], net[1].running_mean)
