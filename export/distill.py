@@ -200,11 +200,52 @@ def init_student(cfg: StudentConfig, face: CanonicalFace, teacher_canonical: np.
 
 
 def warm_start_student(model: Student, path: str | Path) -> None:
-    """Load a previous student's validated-best weights into ``model`` (a second, shorter schedule)."""
+    """Load a previous student's validated-best weights into ``model`` (a further, shorter schedule).
+
+    ``model`` may be a grown copy of that student (``_check_growable``): more blocks per stage,
+    each added block starting as the identity (its last BatchNorm scale zeroed); wider
+    expansions and a wider reduction layer, whose added channels start with zero outgoing
+    weights. Either way training resumes from the same function, with more capacity."""
     src, _, _ = load_student(path)
-    if src.cfg != model.cfg:
-        raise ValueError(f"{path}: its student architecture differs from this recipe's")
-    model.load_state_dict(src.state_dict())
+    old, new = src.cfg, model.cfg
+    if old == new:
+        model.load_state_dict(src.state_dict())
+        return
+    _check_growable(old, new, path)
+    prefix = "backbone.features."
+    index, added, i_old, i_new = {0: 0}, [], 1, 1
+    for (_, n_old, _, _), (_, n_new, _, _) in zip(old.stages, new.stages):
+        index.update({i_old + k: i_new + k for k in range(n_old)})
+        added += [i_new + k for k in range(n_old, n_new)]
+        i_old, i_new = i_old + n_old, i_new + n_new
+    index[i_old] = i_new  # the reduction layer
+    target = model.state_dict()
+    with torch.no_grad():
+        for key, value in src.state_dict().items():
+            if key.startswith(prefix):
+                layer, rest = key[len(prefix):].split(".", 1)
+                key = f"{prefix}{index[int(layer)]}.{rest}"
+            t = target[key]
+            t[tuple(slice(0, n) for n in value.shape)] = value
+            if t.dim() >= 2 and t.shape[1] > value.shape[1]:
+                t[:, value.shape[1]:] = 0  # inputs from added channels
+        model.load_state_dict(target)
+        for i in added:
+            model.backbone.features[i].body[-1][1].weight.zero_()
+    print(f"warm start from {path}: grown from stages {list(old.stages)}, reduce {old.reduce} "
+          f"({len(added)} identity blocks added)")
+
+
+def _check_growable(old: StudentConfig, new: StudentConfig, path) -> None:
+    """``new`` keeps ``old``'s input, features, head, stage widths and strides, with as many or
+    more blocks, expansion and reduction channels (an expansion of 1, no expansion layer, stays 1)."""
+    same = [f for f in ("input", "features", "num_coeffs", "depth0", "focal0") if getattr(old, f) != getattr(new, f)]
+    stages_ok = len(old.stages) == len(new.stages) and all(
+        co == cn and so == sn and bn >= bo and en >= eo and (eo == 1) == (en == 1)
+        for (co, bo, so, eo), (cn, bn, sn, en) in zip(old.stages, new.stages))
+    if same or not stages_ok or new.reduce < old.reduce:
+        raise ValueError(f"{path}: this recipe's student is not a grown copy of that checkpoint's "
+                         f"(differs in {same or 'stages or reduce'}); only more blocks, expansion and reduction channels can be added")
 
 
 def compute_loss(model: Student, batch: dict, face_t: dict, cfg: DistillConfig, gen: torch.Generator) -> tuple[torch.Tensor, dict]:

@@ -78,3 +78,40 @@ def test_face_crop_rotations_follow_the_recipe(sfm_dir):
     assert 10.0 < normal.std() < 14.0 and np.abs(normal).max() <= 45.0
     uniform = rotations(rotation_uniform_prob=1.0, max_rotation=40.0)
     assert np.abs(uniform).max() <= 40.0 and 20.0 < uniform.std() < 26.0
+
+
+def test_a_grown_student_starts_as_the_same_function(sfm_dir, tmp_path):
+    """Warm-starting a deeper and wider student (an added block, doubled expansion, wider
+    reduction) from a trained one keeps its outputs exactly; a student that is not a grown
+    copy (other stage widths) is refused."""
+    from export.canonical_sfm import build_canonical_face
+    from export.distill import save_student, warm_start_student
+    from export.models.student import Student
+
+    face = build_canonical_face(sfm_dir)
+    ids = {n: torch.as_tensor(face.layout_vertices(n), dtype=torch.long) for n in face.layouts}
+    small = StudentConfig(input=InputSpec(size=48, enlarge=1.5), stages=((8, 1, 1, 1), (16, 1, 2, 2), (24, 1, 2, 2)),
+                          reduce=8, features=32, num_coeffs=4)
+    torch.manual_seed(0)
+    src = Student(small, torch.zeros(len(face.vertices), 3), ids)
+    with torch.no_grad():  # trained-looking BatchNorm statistics and scales
+        for m in src.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.normal_(0, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.normal_(0, 0.2)
+    save_student(tmp_path / "small.pt", src, face, best_weights="model")
+    grown = replace(small, stages=((8, 1, 1, 1), (16, 2, 2, 4), (24, 1, 2, 3)), reduce=12)
+    dst = Student(grown, torch.zeros(len(face.vertices), 3), ids)
+    warm_start_student(dst, tmp_path / "small.pt")
+    x = torch.randn(2, 3, 48, 48)
+    src.eval()
+    dst.eval()
+    with torch.no_grad():
+        a, b = src.backbone(x), dst.backbone(x)
+    assert sum(p.numel() for p in dst.parameters()) > sum(p.numel() for p in src.parameters())
+    assert a.abs().max() > 0.1 and torch.allclose(a, b, atol=1e-5)
+    other = Student(replace(small, stages=((8, 1, 1, 1), (20, 1, 2, 2), (24, 1, 2, 2))), torch.zeros(len(face.vertices), 3), ids)
+    with pytest.raises(ValueError, match="not a grown copy"):
+        warm_start_student(other, tmp_path / "small.pt")

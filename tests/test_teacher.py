@@ -276,17 +276,20 @@ def test_pose_in_the_input_frame_undoes_the_region_angle():
 def test_every_committed_recipe_loads_and_chains_its_warm_starts():
     """Recipes are JSON configs with unknown keys refused: each committed one must load, and
     each teacher stage's ``init`` must name a run some other recipe's command writes, and each
-    later student stage must warm-start from the released student of the same architecture."""
+    later student stage must warm-start from the released student of the same architecture, or
+    (stage 5) of an architecture that ``warm_start_student`` can grow into this one."""
     from pathlib import Path
 
     from export.config import DistillConfig, TrainConfig
+    from export.distill import _check_growable
 
     recipes = Path(__file__).resolve().parents[1] / "export" / "recipes"
     teachers = {p.stem: TrainConfig.load(p) for p in recipes.glob("teacher*.json")}
     assert {"teacher", "teacher_stage2", "teacher_stage5_deeper"} <= set(teachers)
     stages = {"teacher": "runs/teacher", "teacher_stage2": "runs/teacher2", "teacher_stage3_synthetic": "runs/teacher3",
               "teacher_stage4_mild": "runs/teacher4", "teacher_stage5_deeper": "runs/teacher5",
-              "teacher_stage6_long": "runs/teacher6", "teacher_stage8_long": "runs/teacher8"}
+              "teacher_stage6_long": "runs/teacher6", "teacher_stage8_long": "runs/teacher8",
+              "teacher_stage9_synthetic_bn": "runs/teacher9b"}
     for name, cfg in teachers.items():
         if cfg.init:
             assert str(Path(cfg.init).parent) in stages.values(), (name, cfg.init)
@@ -296,6 +299,9 @@ def test_every_committed_recipe_loads_and_chains_its_warm_starts():
     for stage in ("student_stage2", "student_stage3", "student_stage4_pose"):  # each continues the previous release
         later = DistillConfig.load(recipes / f"{stage}.json")
         assert later.init == "export/checkpoints/student.pt" and later.student == student.student, stage
+    wide = DistillConfig.load(recipes / "student_stage5_wide.json")
+    assert wide.init == "export/checkpoints/student.pt" and wide.student != student.student
+    _check_growable(student.student, wide.student, "student_stage4_pose")
 
 
 def test_rendered_batches_can_leave_batchnorm_running_statistics_alone():
