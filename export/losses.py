@@ -19,6 +19,22 @@ def shape_prior(canonical: torch.Tensor, queries: torch.Tensor, scale: float = 1
     return (((canonical - queries[None]) / scale) ** 2).sum(-1).mean()
 
 
+def upright(canonical: torch.Tensor, template: torch.Tensor, scale_deg: float = 10.0) -> torch.Tensor:
+    """Mean squared rigid rotation (in ``scale_deg`` degree units) of predicted canonical shapes
+    (B, N, 3) against the ``template`` (N, 3), to first order: the least-squares ``w`` of
+    ``canonical - template ~ w x template`` (both centred).
+
+    It fixes a gauge the 2D losses leave open: ``R @ Q`` with the shape turned by ``Q^-1``
+    projects to the same landmarks. Symmetry already stops the shape from taking yaw and roll
+    (those break its mirror symmetry); a nod keeps it, so without this the head pose loses pitch
+    to the canonical shape."""
+    x = template - template.mean(0)
+    d = canonical - canonical.mean(1, keepdim=True) - x
+    inertia = (x * x).sum() * torch.eye(3, dtype=x.dtype, device=x.device) - x.T @ x
+    w = torch.linalg.solve(inertia, torch.linalg.cross(x.expand_as(d), d).sum(1).T).T
+    return (torch.rad2deg(w) / scale_deg).pow(2).sum(-1).mean()
+
+
 def symmetry(canonical: torch.Tensor, flip_perm: torch.Tensor, scale: float = 10.0) -> torch.Tensor:
     """Predicted canonical shapes should be close to their own mirror images."""
     mirrored = canonical[:, flip_perm] * canonical.new_tensor([-1.0, 1.0, 1.0])

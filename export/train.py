@@ -98,9 +98,10 @@ def _loss_and_output(model: Teacher, batch: dict, queries: torch.Tensor, normals
         "symmetry": losses.symmetry(out["canonical"], flip_perm),
         "region": losses.region_prior(out["theta"], target_crop_norm) if mc.use_stn else target.new_zeros(()),
         "focal": losses.focal_prior(out["pose_raw"][:, 9]),
+        "upright": losses.upright(out["canonical"], queries) if cfg.w_upright else target.new_zeros(()),
     }
     w = {"landmarks": cfg.w_landmarks, "shape": cfg.w_shape_prior, "symmetry": cfg.w_symmetry,
-         "region": cfg.w_region, "focal": cfg.w_focal_prior}
+         "region": cfg.w_region, "focal": cfg.w_focal_prior, "upright": cfg.w_upright}
     total = sum(w[k] * v for k, v in parts.items())
     return total, {k: float(v.detach()) for k, v in parts.items()}, out
 

@@ -322,3 +322,29 @@ def test_rendered_batches_can_leave_batchnorm_running_statistics_alone():
     assert net[1].momentum == 0.1 and net[3].momentum == 0.1
     net(torch.randn(8, 3, 9, 9) * 5 + 3)
     assert not torch.equal(before[0], net[1].running_mean)
+
+
+def test_upright_prior_measures_the_shape_turn_that_projection_cannot_see():
+    """``losses.upright``: a canonical shape nodded by 5 or 20 degrees about x (and moved) scores
+    (angle / 10)^2 to first order, the template itself or a translated copy 0, and point noise
+    that is not a turn next to nothing; its gradient turns the shape back."""
+    import math
+
+    import torch
+
+    from export.losses import upright
+
+    g = torch.Generator().manual_seed(0)
+    t = torch.randn(68, 3, generator=g) * torch.tensor([40.0, 50.0, 20.0])
+
+    def nod(deg):
+        a = math.radians(deg)
+        return torch.tensor([[1.0, 0, 0], [0, math.cos(a), -math.sin(a)], [0, math.sin(a), math.cos(a)]])
+
+    assert float(upright((t + torch.tensor([3.0, -2, 5]))[None], t)) < 1e-10
+    assert abs(float(upright((t @ nod(5).T)[None], t)) - 0.25) < 0.01
+    assert abs(float(upright((t @ nod(20).T)[None], t)) - 4.0) < 0.3  # sin(20 deg) / (20 deg) = 0.98
+    assert float(upright(t[None] + torch.randn(8, 68, 3, generator=g), t)) < 0.01
+    c = (t @ nod(10).T)[None].requires_grad_()
+    upright(c, t).backward()
+    assert float(upright((c - 50 * c.grad).detach(), t)) < float(upright(c.detach(), t))
