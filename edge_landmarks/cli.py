@@ -52,6 +52,14 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
     targets = ["onnx", "openvino", "tflite"] if args.target == "all" else [args.target]
     precisions = ["fp32"] + (["int8"] if args.int8 else []) + (["fp16"] if args.fp16 else [])
+    if args.only:
+        precisions = {}
+        for item in args.only.split(","):
+            target, _, precision = item.strip().partition(":")
+            if not precision:
+                raise InputError(f"--only takes TARGET:PRECISION pairs separated by commas, got {item!r}")
+            precisions.setdefault(target, []).append(precision)
+        targets = list(precisions)
     command = "edge-landmarks " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if args.command_line is None else args.command_line
     out = export_bundle(args.student, args.out, targets, precisions, calib=args.calib, calib_size=args.calib_size,
                         data=args.data or DEFAULT_DATA, force=args.force, command=command,
@@ -255,6 +263,8 @@ def build_parser() -> argparse.ArgumentParser:
     q = x.add_mutually_exclusive_group()
     q.add_argument("--int8", action="store_true", help="also build static int8 models (calibrated)")
     q.add_argument("--fp16", action="store_true", help="also build float16 models")
+    x.add_argument("--only", help="exactly these models, e.g. onnx:fp32,onnx:int8,tflite:fp16,tflite:int8 "
+                   "(overrides --target, --int8 and --fp16)")
     x.add_argument("--calib", help="calibration source: ytf68 folder, image folder, video, or a .npz from python -m calibration (default: the training people)")
     x.add_argument("--calib-size", type=int, default=32, help="calibration faces (default measured best: docs/DEPLOYED.md)")
     x.add_argument("--data", help="ytf68-format folder for calibration and the accuracy check")

@@ -72,12 +72,15 @@ def write_manifest(root: Path, manifest: dict) -> None:
     (root / "manifest.json").write_text(json.dumps(manifest, indent=1))
 
 
-def export_bundle(student: str | Path, out: str | Path, targets: list[str], precisions: list[str],
+def export_bundle(student: str | Path, out: str | Path, targets: list[str], precisions: list[str] | dict[str, list[str]],
                   calib: str | Path | None = None, calib_size: int = DEFAULT_CALIBRATION_SIZE,
                   data: str | Path = DEFAULT_DATA, force: bool = False, command: str = "", evaluate: bool = True,
                   make_zip: bool = False) -> Path:
     """Export ``student`` to a bundle folder ``out`` (and ``out.zip`` with ``make_zip``).
 
+    ``precisions``: the precisions of every target, or per target (``{"onnx": ["fp32", "int8"],
+    "tflite": ["fp16", "int8"]}``); a target's fp32 model is always built first, as the source of
+    its other precisions, and left out of the bundle when not asked for.
     ``calib``: calibration source for int8 (a ytf68 folder, a folder of images or a video; default
     the training people of ``data``). ``evaluate``: measure NME / FR@10 of every model on the
     validation people of ``data`` through the runtime and record it in the manifest.
@@ -88,6 +91,10 @@ def export_bundle(student: str | Path, out: str | Path, targets: list[str], prec
     unknown = [t for t in targets if t not in TARGETS]
     if unknown:
         raise EdgeLandmarksError(f"unknown export targets {unknown}; known: {sorted(TARGETS)}")
+    per_target = {t: list(precisions[t] if isinstance(precisions, dict) else precisions) for t in targets}
+    for t, precs in per_target.items():
+        if not precs or any(p not in TARGETS[t].precisions for p in precs):
+            raise EdgeLandmarksError(f"target {t}: precisions {precs} asked; it builds {list(TARGETS[t].precisions)}")
     model, face, ck = load_student(student)
     backbone = model.backbone.eval()
     spec = model.cfg.input
@@ -108,20 +115,21 @@ def export_bundle(student: str | Path, out: str | Path, targets: list[str], prec
             for t in targets])
         write_manifest(tmp, manifest)
         calib_info = None
-        if "int8" in precisions:
+        if any("int8" in precs for precs in per_target.values()):
             cs = _calibration(calib, data, calib_size, spec, tmp, TARGETS[targets[0]].backend)
             calib_info = {"source": str(calib if calib is not None else data), "faces": len(cs.names),
                           "stratified_by": "head-turn bins (nose offset per inter-ocular distance)"}
         for t in targets:
-            if "fp32" in precisions:
+            precs = per_target[t]
+            if "fp32" in precs:
                 models.append({"backend": TARGETS[t].backend, "target": t, "precision": "fp32",
                                "files": [_file_entry(tmp, p) for p in fp32[t]]})
-            for prec in [p for p in precisions if p != "fp32"]:
+            for prec in [p for p in precs if p != "fp32"]:
                 files = export_target(t, prec, backbone, example, cs.inputs if prec == "int8" else None, tmp,
                                       stem="model", fp32_path=fp32[t][0])
                 models.append({"backend": TARGETS[t].backend, "target": t, "precision": prec,
                                "files": [_file_entry(tmp, p) for p in files]})
-            if "fp32" not in precisions:
+            if "fp32" not in precs:
                 for p in fp32[t]:
                     p.unlink()
         manifest["models"] = models

@@ -131,3 +131,25 @@ def test_eval_people_filter_uses_the_committed_split(tiny_checkpoint, ytf_folder
     assert "no faces of the val people" in capsys.readouterr().err
     assert main(["eval", "--data", str(ytf_folder), "--model", str(tiny_checkpoint), "--people", "train"]) == 0
     assert "faces 3" in capsys.readouterr().out
+
+
+def test_export_only_builds_exactly_the_listed_models(tiny_student, tmp_path, capsys):
+    """``export --only``: per-target precisions (a float reference on one runtime, float16 on
+    another); the manifest lists exactly those models, the fp32 sources of the others are not
+    left in the folder, and a malformed or impossible list is refused before anything is written."""
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("ai_edge_quantizer")
+    from edge_landmarks import Runtime
+
+    out = tmp_path / "b"
+    assert main(["export", "--student", str(tiny_student), "--only", "onnx:fp32,tflite:fp16", "--out", str(out), "--no-eval"]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert sorted((m["target"], m["precision"]) for m in manifest["models"]) == [("onnx", "fp32"), ("tflite", "fp16")]
+    assert sorted(p.name for p in out.glob("model.*")) == ["model.fp16.tflite", "model.fp32.onnx"]
+    assert Runtime(out, backend="tflite", precision="fp16", threads=1).precision == "fp16"
+    capsys.readouterr()
+    assert main(["export", "--student", str(tiny_student), "--only", "onnx", "--out", str(tmp_path / "c")]) == 2
+    assert "TARGET:PRECISION pairs" in capsys.readouterr().err
+    assert main(["export", "--student", str(tiny_student), "--only", "onnx:fp64", "--out", str(tmp_path / "d")]) == 2
+    assert "precisions ['fp64'] asked" in capsys.readouterr().err
+    assert not (tmp_path / "c").exists() and not (tmp_path / "d").exists()
