@@ -59,9 +59,11 @@ def device_key(bundle: Bundle, threads: int) -> dict:
 
 
 def accepted(bundle: Bundle, backend: str, precision: str) -> tuple[bool, str]:
-    """Whether the export-time accuracy of a model is within tolerance of its fp32 sibling."""
+    """Whether the export-time accuracy of a model is within tolerance of its fp32 sibling (the
+    same backend's fp32 model, else the bundle's fp32 model on another backend: a bundle may
+    carry one float reference and int8 or float16 models elsewhere)."""
     entry = bundle.entry(backend, precision)
-    ref = bundle.entries(backend, "fp32")
+    ref = bundle.entries(backend, "fp32") or bundle.entries(precision="fp32")
     nme, ref_nme = entry.accuracy.get("nme_mean"), ref[0].accuracy.get("nme_mean") if ref else None
     if nme is None or ref_nme is None or precision == "fp32":
         return True, ""

@@ -357,3 +357,25 @@ def test_non_finite_model_output_is_an_input_error(tiny_bundle, image, monkeypat
         monkeypatch.setattr(rt._model, "run", run)
         with pytest.raises(InputError, match="non-finite"):
             rt.detect(image, [BOX])
+
+
+def test_reduced_precisions_are_checked_against_the_float_reference_even_on_another_backend(tmp_path):
+    """``selection.accepted``: an int8 or float16 model is refused when its export-time NME is
+    over 1.05x that of its backend's fp32 model or, when its backend has none, of the bundle's
+    fp32 model on another backend."""
+    from edge_landmarks.bundle import Bundle, ModelEntry
+    from edge_landmarks.selection import accepted
+
+    def entry(backend, precision, nme):
+        return ModelEntry(backend, precision, tmp_path / f"{backend}.{precision}", {"nme_mean": nme})
+
+    class Fake(Bundle):
+        def __init__(self, models):
+            self.models = models
+
+    b = Fake([entry("onnxruntime", "fp32", 0.050), entry("onnxruntime", "int8", 0.051),
+              entry("tflite", "int8", 0.0530), entry("tflite", "fp16", 0.0501), entry("openvino", "int8", 0.060)])
+    assert accepted(b, "onnxruntime", "int8")[0] and accepted(b, "tflite", "fp16")[0]
+    assert not accepted(b, "tflite", "int8")[0]  # 1.06x the ONNX Runtime fp32 reference
+    ok, why = accepted(b, "openvino", "int8")
+    assert not ok and "5.00 %" in why
