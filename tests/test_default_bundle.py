@@ -28,8 +28,9 @@ def val_faces(ytf68_dir):
 
 def test_default_bundle_is_complete_and_small():
     b = Bundle.load()
+    # one float reference (ONNX Runtime fp32), int8 on every backend, float16 weights for TFLite
     assert {(m.backend, m.precision) for m in b.models} == {
-        (k, p) for k in ("onnxruntime", "openvino", "tflite") for p in ("fp32", "int8")}
+        ("onnxruntime", "fp32"), ("onnxruntime", "int8"), ("openvino", "int8"), ("tflite", "fp16"), ("tflite", "int8")}
     total = sum(p.stat().st_size for p in DEFAULT_BUNDLE.iterdir())
     assert total < 8 * 2**20
     for m in b.entries(precision="int8"):
@@ -51,9 +52,9 @@ def test_accuracy_and_backend_agreement_on_real_faces(val_faces):
     ref = preds[("onnxruntime", "fp32")]
     assert nme_per_face(ref, gt).mean() < 0.10
     for (backend, precision), p in preds.items():
-        if precision == "fp32":
+        if precision in ("fp32", "fp16"):  # float16 weights: about 0.01 px
             err = np.abs(p - ref).max()
-            assert err < 0.05, (backend, precision, err)
+            assert err < (0.05 if precision == "fp32" else 0.1), (backend, precision, err)
         else:  # int8: point distance to fp32 per inter-ocular distance; rare faces deviate more
             err = nme_per_face(p, ref)
             assert err.mean() < 0.02 and np.percentile(err, 90) < 0.03, (backend, precision, err)
