@@ -302,6 +302,8 @@ def test_every_committed_recipe_loads_and_chains_its_warm_starts():
     wide = DistillConfig.load(recipes / "student_stage5_wide.json")
     assert wide.init == "export/checkpoints/student.pt" and wide.student != student.student
     _check_growable(student.student, wide.student, "student_stage4_pose")
+    later = DistillConfig.load(recipes / "student_stage6_pose.json")  # continues the stage-5 release
+    assert later.init == "export/checkpoints/student.pt" and later.student == wide.student
 
 
 def test_rendered_batches_can_leave_batchnorm_running_statistics_alone():
