@@ -55,9 +55,10 @@ def face_crop(image: np.ndarray, box: np.ndarray, size: int, enlarge: float) -> 
     """The network's view of a face: (crop (size, size, 3) uint8 BGR, 2x3 affine image -> crop).
 
     ``cv2.warpAffine`` with the exact (sub-pixel) affine of ``box_to_input_affine``, bilinear,
-    edges replicated, on the crop's footprint only. Warping the 3 channels directly measured as
-    fast as OpenCV's quicker 4-channel path plus the two colour conversions it needs, and, touching
-    less memory, left the model call after it 0-10 % faster (``benchmarks/latency.py``). Large
+    edges replicated, on the crop's footprint only, 3 channels. OpenCV's 4-channel bilinear path
+    is quicker by itself (about 33 against 45 us with its two colour conversions, 180 px image),
+    but the whole ``Runtime.detect`` measured 0-10 % faster without it: less memory traffic
+    before the model call (``benchmarks/latency.py``, interleaved runs). Large
     downscales first shrink the footprint with INTER_AREA, so a face many times the input size
     is not aliased (training faces were resampled at about 1:1)."""
     m = box_to_input_affine(box, size, enlarge)

@@ -139,7 +139,7 @@ class TrainConfig:
     w_landmarks: float = 1.0
     w_shape_prior: float = 0.02
     w_symmetry: float = 0.02
-    w_upright: float = 0.0  # canonical shapes' rigid turn against the template (losses.upright): pitch goes to the pose
+    w_upright: float = 0.0  # canonical shapes' rigid turn against the template (losses.upright); measured not to help pose
     w_region: float = 1.0
     w_focal_prior: float = 0.1
     # synthetic faces (export.synthetic) mixed into every step; 0 = real faces only
