@@ -92,7 +92,7 @@ class DistillConfig:
     ema_decay: float = 0.998
     seed: int = 0
     threads: int = 0
-    init: str = ""  # warm start: the weights of this student checkpoint (same architecture); "" = from scratch
+    init: str = ""  # warm start: the weights of this student checkpoint (same architecture, or one it can grow into); "" = from scratch
     w_landmarks: float = 1.0  # ground-truth 2D (ibug68), wing loss in input pixels
     w_teacher_2d: float = 0.3  # teacher's dense and wflw98 points, projected
     w_teacher_3d: float = 0.3  # teacher's canonical 3D points (per 10 mm)

@@ -35,7 +35,7 @@ from .config import DistillConfig, StudentConfig
 from .models.student import Student
 from .predict import TeacherPredictor
 from .loop import epoch_loader, optimisation, record_epoch, resume_from, run_epoch
-from .train import DEFAULT_DATA
+from .train import DEFAULT_DATA, deepen_weights
 
 STUDENT_VERSION = 1
 TARGETS_VERSION = 2  # 2: + the teacher's head rotation in image axes
@@ -212,26 +212,17 @@ def warm_start_student(model: Student, path: str | Path) -> None:
         model.load_state_dict(src.state_dict())
         return
     _check_growable(old, new, path)
-    prefix = "backbone.features."
-    index, added, i_old, i_new = {0: 0}, [], 1, 1
-    for (_, n_old, _, _), (_, n_new, _, _) in zip(old.stages, new.stages):
-        index.update({i_old + k: i_new + k for k in range(n_old)})
-        added += [i_new + k for k in range(n_old, n_new)]
-        i_old, i_new = i_old + n_old, i_new + n_new
-    index[i_old] = i_new  # the reduction layer
+    weights, added = deepen_weights(src.state_dict(), tuple(s[1] for s in old.stages), tuple(s[1] for s in new.stages), stem=1)
     target = model.state_dict()
     with torch.no_grad():
-        for key, value in src.state_dict().items():
-            if key.startswith(prefix):
-                layer, rest = key[len(prefix):].split(".", 1)
-                key = f"{prefix}{index[int(layer)]}.{rest}"
+        for key, value in weights.items():
             t = target[key]
             t[tuple(slice(0, n) for n in value.shape)] = value
             if t.dim() >= 2 and t.shape[1] > value.shape[1]:
                 t[:, value.shape[1]:] = 0  # inputs from added channels
         model.load_state_dict(target)
-        for i in added:
-            model.backbone.features[i].body[-1][1].weight.zero_()
+        for name in added:
+            model.get_submodule(name).body[-1][1].weight.zero_()
     print(f"warm start from {path}: grown from stages {list(old.stages)}, reduce {old.reduce} "
           f"({len(added)} identity blocks added)")
 

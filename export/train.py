@@ -46,7 +46,7 @@ def warm_start(model: Teacher, path: str | Path) -> None:
         weights = {k: v for k, v in weights.items() if not k.startswith("stn.")}
     old_blocks, added = tuple(ck["config"]["model"].blocks), []
     if old_blocks != tuple(model.cfg.blocks):
-        weights, added = _deepened(weights, old_blocks, tuple(model.cfg.blocks))
+        weights, added = deepen_weights(weights, old_blocks, tuple(model.cfg.blocks))
     missing, unexpected = model.load_state_dict(weights, strict=False)
     if unexpected or any(not (k.startswith("stn.") or k.split(".body.")[0] in added) for k in missing):
         raise ValueError(f"{path} does not fit this teacher: missing {missing}, unexpected {unexpected}")
@@ -56,12 +56,14 @@ def warm_start(model: Teacher, path: str | Path) -> None:
     print(f"warm start from {path}" + (f" ({len(added)} identity blocks added)" if added else ""))
 
 
-def _deepened(weights: dict, old: tuple, new: tuple, prefix: str = "backbone.features.") -> tuple[dict, list[str]]:
-    """Backbone weights renumbered from ``old`` to ``new`` blocks per stage (two stem layers
-    first), and the names of the added blocks."""
+def deepen_weights(weights: dict, old: tuple, new: tuple, prefix: str = "backbone.features.",
+                   stem: int = 2) -> tuple[dict, list[str]]:
+    """Backbone weights renumbered from ``old`` to ``new`` blocks per stage (``stem`` layers first,
+    any layers after the blocks moved along), and the names of the added blocks. Used to deepen
+    the teacher (two stem layers) and to grow the student (one)."""
     if len(old) != len(new) or any(n < o for o, n in zip(old, new)):
         raise ValueError(f"cannot grow a backbone with blocks {old} into {new}")
-    index, added, i_old, i_new = {0: 0, 1: 1}, [], 2, 2
+    index, added, i_old, i_new = {k: k for k in range(stem)}, [], stem, stem
     for o, n in zip(old, new):
         for k in range(n):
             if k < o:
@@ -73,7 +75,7 @@ def _deepened(weights: dict, old: tuple, new: tuple, prefix: str = "backbone.fea
     for key, value in weights.items():
         if key.startswith(prefix):
             layer, rest = key[len(prefix):].split(".", 1)
-            key = f"{prefix}{index[int(layer)]}.{rest}"
+            key = f"{prefix}{index.get(int(layer), int(layer) - i_old + i_new)}.{rest}"
         out[key] = value
     return out, added
 

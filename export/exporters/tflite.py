@@ -8,8 +8,8 @@ calibration, except the final fully connected layer, whose weights are int8 but 
 activations stay float (weight-only): int8 activations there cost a stage-5 student 0.13
 points of NME (5.01 against 4.88 % fp32 on the validation people), weight-only 0.07, for the
 same file size and 4 % more time per call. The recipe alone also makes the graph's input and
-output int8; we keep them float32 (INPUT / OUTPUT set to NO_QUANTIZE), so the model carries its own QUANTIZE and
-DEQUANTIZE ops. Measured on a 96 px MobileNet-like net (3.8 M MACs, one thread, XNNPACK):
+output int8; we keep them float32 (INPUT / OUTPUT set to NO_QUANTIZE), so the model carries its
+own QUANTIZE and DEQUANTIZE ops. Measured on a 96 px MobileNet-like net (3.8 M MACs, one thread, XNNPACK):
 same outputs (RMS error 0.84 % of the output std either way), 0.081 ms with float I/O against
 0.102 ms with int8 I/O quantized / dequantized in numpy by the backend (12 M MACs: 0.160 vs
 0.184 ms). Float I/O also keeps one contract (float32 in, float32 out) for every precision and
