@@ -135,6 +135,7 @@ class TrainConfig:
     seed: int = 0
     threads: int = 0  # 0: torch's default
     init: str = ""  # warm start: model weights (EMA if present) of this teacher checkpoint; "" = from scratch
+    frozen: tuple[str, ...] = ()  # parameter-name prefixes kept as warm-started (e.g. "stn.", "backbone.features.")
     # loss weights
     w_landmarks: float = 1.0
     w_shape_prior: float = 0.02
@@ -166,6 +167,8 @@ class TrainConfig:
             d["model"] = TeacherConfig.from_dict(d["model"])
         if "scale_range" in d:
             d["scale_range"] = tuple(d["scale_range"])
+        if "frozen" in d:
+            d["frozen"] = tuple(d["frozen"])
         return cls(**d)
 
     @classmethod

@@ -13,6 +13,7 @@ import hashlib
 import json
 import math
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -32,7 +33,7 @@ from . import losses
 from .augment import AugmentConfig, draw_rotation, flip_source, photometric, to_tensor_layout
 from .checkpoint import canonical_to_dict, load_checkpoint
 from .config import DistillConfig, StudentConfig
-from .models.student import Student
+from .models.student import Student, feature_grid
 from .predict import TeacherPredictor
 from .loop import epoch_loader, optimisation, record_epoch, resume_from, run_epoch
 from .train import DEFAULT_DATA, deepen_weights
@@ -208,7 +209,8 @@ def warm_start_student(model: Student, path: str | Path) -> None:
     weights. Either way training resumes from the same function, with more capacity."""
     src, _, _ = load_student(path)
     old, new = src.cfg, model.cfg
-    if old == new:
+    if old == new or old == replace(new, input=old.input):
+        _check_growable(old, new, path)
         model.load_state_dict(src.state_dict())
         return
     _check_growable(old, new, path)
@@ -223,14 +225,20 @@ def warm_start_student(model: Student, path: str | Path) -> None:
         model.load_state_dict(target)
         for name in added:
             model.get_submodule(name).body[-1][1].weight.zero_()
-    print(f"warm start from {path}: grown from stages {list(old.stages)}, reduce {old.reduce} "
+    print(f"warm start from {path}: grown from stages {list(old.stages)}, reduce {old.reduce}, input {old.input.size} "
           f"({len(added)} identity blocks added)")
 
 
 def _check_growable(old: StudentConfig, new: StudentConfig, path) -> None:
-    """``new`` keeps ``old``'s input, features, head, stage widths and strides, with as many or
-    more blocks, expansion and reduction channels (an expansion of 1, no expansion layer, stays 1)."""
-    same = [f for f in ("input", "features", "num_coeffs", "depth0", "focal0") if getattr(old, f) != getattr(new, f)]
+    """``new`` keeps ``old``'s input framing, features, head, stage widths and strides, with as
+    many or more blocks, expansion and reduction channels (an expansion of 1, no expansion layer,
+    stays 1). The input side may grow if the last feature map keeps its size: every weight
+    then fits, and the network sees the same framing at a finer sampling (a near copy of the
+    function, not an exact one, since each layer's receptive field covers less of the face)."""
+    same = [f for f in ("features", "num_coeffs", "depth0", "focal0") if getattr(old, f) != getattr(new, f)]
+    if replace(old.input, size=new.input.size) != new.input or new.input.size < old.input.size \
+            or feature_grid(old) != feature_grid(new):
+        same.append("input")
     stages_ok = len(old.stages) == len(new.stages) and all(
         co == cn and so == sn and bn >= bo and en >= eo and (eo == 1) == (en == 1)
         for (co, bo, so, eo), (cn, bn, sn, en) in zip(old.stages, new.stages))

@@ -122,6 +122,22 @@ def synthetic_loss(model: Teacher, batch: dict, queries: torch.Tensor, normals: 
     return total, parts
 
 
+def freeze(model: torch.nn.Module, prefixes: tuple[str, ...]) -> None:
+    """Keep the parameters and BatchNorm running statistics under ``prefixes`` as they are: a
+    fine-tune that must not move a warm-started part (e.g. the trunk a real-only run trained)."""
+    if not prefixes:
+        return
+    names = [n for n, _ in model.named_parameters() if n.startswith(tuple(prefixes))]
+    if not names:
+        raise ValueError(f"frozen prefixes {list(prefixes)} match no parameter of the model")
+    for n, p in model.named_parameters():
+        if n.startswith(tuple(prefixes)):
+            p.requires_grad_(False)
+    for n, m in model.named_modules():
+        if (n + ".").startswith(tuple(prefixes)) and isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            m.momentum = 0.0
+
+
 @contextmanager
 def _running_stats_frozen(model: torch.nn.Module):
     """BatchNorm layers normalise with the batch's own statistics but leave their running
@@ -202,6 +218,7 @@ def train(cfg: TrainConfig, out_dir: str | Path, data: str | Path = DEFAULT_DATA
     model = Teacher(cfg.model)
     if cfg.init:
         warm_start(model, cfg.init)
+    freeze(model, cfg.frozen)
     params = [p for p in model.parameters() if p.requires_grad]
     ema, opt, sched = optimisation(model, params, cfg, math.ceil(len(ds) / cfg.batch_size))
     last = out_dir / "last.pt"

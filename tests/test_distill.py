@@ -115,3 +115,30 @@ def test_a_grown_student_starts_as_the_same_function(sfm_dir, tmp_path):
     other = Student(replace(small, stages=((8, 1, 1, 1), (20, 1, 2, 2), (24, 1, 2, 2))), torch.zeros(len(face.vertices), 3), ids)
     with pytest.raises(ValueError, match="not a grown copy"):
         warm_start_student(other, tmp_path / "small.pt")
+
+
+def test_a_student_takes_a_finer_input_when_its_last_feature_map_keeps_its_size(sfm_dir, tmp_path):
+    """A larger input side whose last feature map has the same size takes every weight as it
+    is (the fully connected layer still fits); one that changes that map is refused."""
+    from export.canonical_sfm import build_canonical_face
+    from export.distill import save_student, warm_start_student
+    from export.models.student import Student, feature_grid
+
+    face = build_canonical_face(sfm_dir)
+    ids = {n: torch.as_tensor(face.layout_vertices(n), dtype=torch.long) for n in face.layouts}
+    small = StudentConfig(input=InputSpec(size=44, enlarge=1.5), stages=((8, 1, 1, 1), (16, 1, 2, 2), (24, 1, 2, 2)),
+                          reduce=8, features=32, num_coeffs=4)
+    torch.manual_seed(0)
+    src = Student(small, torch.zeros(len(face.vertices), 3), ids)
+    save_student(tmp_path / "small.pt", src, face, best_weights="model")
+    finer = replace(small, input=InputSpec(size=48, enlarge=1.5))
+    assert feature_grid(finer) == feature_grid(small) == 6
+    dst = Student(finer, torch.zeros(len(face.vertices), 3), ids)
+    warm_start_student(dst, tmp_path / "small.pt")
+    a, b = src.state_dict(), dst.state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert dst.backbone(torch.randn(1, 3, 48, 48)).shape == (1, 32)
+    for size in (56, 42):  # a 7x7 last map; a coarser input with the same 6x6 map
+        other = Student(replace(small, input=InputSpec(size=size, enlarge=1.5)), torch.zeros(len(face.vertices), 3), ids)
+        with pytest.raises(ValueError, match="not a grown copy"):
+            warm_start_student(other, tmp_path / "small.pt")

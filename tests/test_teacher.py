@@ -273,6 +273,36 @@ def test_pose_in_the_input_frame_undoes_the_region_angle():
     assert roll == pytest.approx(20.0, abs=1e-4) and abs(yaw) < 1e-4 and abs(pitch) < 1e-4
 
 
+def test_frozen_parts_keep_their_weights_and_statistics_through_training_steps():
+    """``TrainConfig.frozen``: the named prefixes (here the STN and the convolutional trunk) keep
+    their parameters and BatchNorm running statistics through optimiser steps in training
+    mode, while the rest still learns; a prefix that names nothing is refused."""
+    from export.train import compute_loss, freeze
+
+    torch.manual_seed(0)
+    model = create_model("teacher", **SMALL)
+    freeze(model, ("stn.", "backbone.features."))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    model.train()
+    q, n = _queries(20)
+    batch = {"image": torch.randn(4, 3, 64, 64), "landmarks": torch.rand(4, 20, 2) * 30 + 17,
+             "dataset": torch.zeros(4, dtype=torch.long)}
+    cfg = TrainConfig(model=TeacherConfig.from_dict(SMALL))
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+    for _ in range(2):
+        loss, _ = compute_loss(model, batch, q, n, torch.arange(20), cfg)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    after = model.state_dict()
+    frozen = [k for k in after if k.startswith(("stn.", "backbone.features.")) and after[k].dtype.is_floating_point]
+    assert any("running_mean" in k for k in frozen) and any(k.endswith("weight") for k in frozen)
+    assert all(torch.equal(before[k], after[k]) for k in frozen)
+    assert not torch.equal(before["backbone.pose.weight"], after["backbone.pose.weight"])
+    with pytest.raises(ValueError, match="match no parameter"):
+        freeze(create_model("teacher", **SMALL), ("backbone.trunk.",))
+
+
 def test_every_committed_recipe_loads_and_chains_its_warm_starts():
     """Recipes are JSON configs with unknown keys refused: each committed one must load, and
     each teacher stage's ``init`` must name a run some other recipe's command writes, and each
@@ -289,7 +319,7 @@ def test_every_committed_recipe_loads_and_chains_its_warm_starts():
     stages = {"teacher": "runs/teacher", "teacher_stage2": "runs/teacher2", "teacher_stage3_synthetic": "runs/teacher3",
               "teacher_stage4_mild": "runs/teacher4", "teacher_stage5_deeper": "runs/teacher5",
               "teacher_stage6_long": "runs/teacher6", "teacher_stage8_long": "runs/teacher8",
-              "teacher_stage9_synthetic_bn": "runs/teacher9b"}
+              "teacher_stage9_synthetic_bn": "runs/teacher9b", "teacher_stage10_real": "runs/teacher10real"}
     for name, cfg in teachers.items():
         if cfg.init:
             assert str(Path(cfg.init).parent) in stages.values(), (name, cfg.init)
@@ -304,6 +334,9 @@ def test_every_committed_recipe_loads_and_chains_its_warm_starts():
     _check_growable(student.student, wide.student, "student_stage4_pose")
     later = DistillConfig.load(recipes / "student_stage6_pose.json")  # continues the stage-5 release
     assert later.init == "export/checkpoints/student.pt" and later.student == wide.student
+    hires = DistillConfig.load(recipes / "student_stage7_hires.json")  # the stage-6 release at a finer input
+    assert hires.init == "export/checkpoints/student.pt" and hires.student.input.size > wide.student.input.size
+    _check_growable(wide.student, hires.student, "student_stage6_pose")
 
 
 def test_rendered_batches_can_leave_batchnorm_running_statistics_alone():

@@ -36,6 +36,15 @@ class InvertedResidual(nn.Module):
         return x + y if self.residual else y
 
 
+def feature_grid(cfg: StudentConfig) -> int:
+    """Side of the last feature map, which the fully connected layer flattens: the stem and each
+    stage's first block divide the input side by their stride, rounding up."""
+    size = (cfg.input.size + 1) // 2
+    for _, _, stride, _ in cfg.stages:
+        size = (size + stride - 1) // stride
+    return size
+
+
 class StudentBackbone(nn.Module):
     """image (B, 3, S, S) normalised RGB -> features (B, F), post-ReLU. This is what gets exported."""
 
@@ -43,15 +52,14 @@ class StudentBackbone(nn.Module):
         super().__init__()
         stem = cfg.stages[0][0]
         layers: list[nn.Module] = [conv_bn_act(3, stem, 3, 2)]
-        cin, size = stem, (cfg.input.size + 1) // 2
+        cin = stem
         for cout, n, stride, expand in cfg.stages:
             for k in range(n):
-                s = stride if k == 0 else 1
-                layers.append(InvertedResidual(cin, cout, s, expand))
+                layers.append(InvertedResidual(cin, cout, stride if k == 0 else 1, expand))
                 cin = cout
-                size = (size + s - 1) // s
         layers.append(conv_bn_act(cin, cfg.reduce, 1))
         self.features = nn.Sequential(*layers)
+        size = feature_grid(cfg)
         self.fc = nn.Sequential(nn.Flatten(), nn.Linear(cfg.reduce * size * size, cfg.features), nn.ReLU())
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
