@@ -319,7 +319,8 @@ def test_every_committed_recipe_loads_and_chains_its_warm_starts():
     stages = {"teacher": "runs/teacher", "teacher_stage2": "runs/teacher2", "teacher_stage3_synthetic": "runs/teacher3",
               "teacher_stage4_mild": "runs/teacher4", "teacher_stage5_deeper": "runs/teacher5",
               "teacher_stage6_long": "runs/teacher6", "teacher_stage8_long": "runs/teacher8",
-              "teacher_stage9_synthetic_bn": "runs/teacher9b", "teacher_stage10_real": "runs/teacher10real"}
+              "teacher_stage9_synthetic_bn": "runs/teacher9b", "teacher_stage10_real": "runs/teacher10real",
+              "teacher_stage12_frozen": "runs/teacher12"}
     for name, cfg in teachers.items():
         if cfg.init:
             assert str(Path(cfg.init).parent) in stages.values(), (name, cfg.init)
