@@ -338,6 +338,8 @@ def test_every_committed_recipe_loads_and_chains_its_warm_starts():
     hires = DistillConfig.load(recipes / "student_stage7_hires.json")  # the stage-6 release at a finer input
     assert hires.init == "export/checkpoints/student.pt" and hires.student.input.size > wide.student.input.size
     _check_growable(wide.student, hires.student, "student_stage6_pose")
+    again = DistillConfig.load(recipes / "student_stage8_hires.json")  # continues the stage-7 release
+    assert again.init == "export/checkpoints/student.pt" and again.student == hires.student
 
 
 def test_rendered_batches_can_leave_batchnorm_running_statistics_alone():
