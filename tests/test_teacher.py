@@ -340,6 +340,9 @@ def test_every_committed_recipe_loads_and_chains_its_warm_starts():
     _check_growable(wide.student, hires.student, "student_stage6_pose")
     again = DistillConfig.load(recipes / "student_stage8_hires.json")  # continues the stage-7 release
     assert again.init == "export/checkpoints/student.pt" and again.student == hires.student
+    deeper = DistillConfig.load(recipes / "student_stage9_deeper.json")  # the stage-7 release grown
+    assert deeper.init == "export/checkpoints/student.pt" and deeper.student != hires.student
+    _check_growable(hires.student, deeper.student, "student_stage7_hires")
 
 
 def test_rendered_batches_can_leave_batchnorm_running_statistics_alone():
