@@ -39,7 +39,8 @@ def warm_start(model: Teacher, path: str | Path) -> None:
     spatial transformer the checkpoint's learned one is dropped, so the crop stays the fixed
     initial region. A deeper backbone (more blocks per stage, same widths) takes the old blocks
     in place and starts each added block as the identity (its last BatchNorm scale zeroed), so
-    training resumes from the same function with more capacity."""
+    training resumes from the same function with more capacity. A larger crop and input fit when
+    the backbone's last feature map keeps its size (stage 14: 112 to 128 px, 4 x 4 both)."""
     ck = torch.load(path, map_location="cpu", weights_only=False)
     weights = {k: v.float() for k, v in (ck.get("ema") or ck["model"]).items() if k != "n_averaged"}
     if not model.cfg.use_stn:
@@ -47,6 +48,12 @@ def warm_start(model: Teacher, path: str | Path) -> None:
     old_blocks, added = tuple(ck["config"]["model"].blocks), []
     if old_blocks != tuple(model.cfg.blocks):
         weights, added = deepen_weights(weights, old_blocks, tuple(model.cfg.blocks))
+    target = model.state_dict()
+    resized = [f"{k} {tuple(v.shape)} -> {tuple(target[k].shape)}" for k, v in weights.items()
+               if k in target and v.shape != target[k].shape]
+    if resized:
+        raise ValueError(f"{path} does not fit this teacher (a different crop or input size must keep the backbone's "
+                         f"last feature map, widths and descriptor): {', '.join(resized[:3])}")
     missing, unexpected = model.load_state_dict(weights, strict=False)
     if unexpected or any(not (k.startswith("stn.") or k.split(".body.")[0] in added) for k in missing):
         raise ValueError(f"{path} does not fit this teacher: missing {missing}, unexpected {unexpected}")

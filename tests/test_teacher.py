@@ -254,6 +254,25 @@ def test_warm_start_into_a_deeper_backbone_keeps_the_function(tmp_path):
         warm_start(create_model("teacher", **dict(SMALL, blocks=[1, 1, 1])), tmp_path / "small.pt")
 
 
+def test_warm_start_at_a_larger_crop_needs_the_same_last_feature_map(tmp_path):
+    """A larger crop and input take every weight when the backbone's last feature map keeps its
+    size (56 -> 64 px crops: 2 x 2 both); one that changes it (96 px: 3 x 3) is refused with a
+    ValueError naming the resized weights, not torch's shape error."""
+    from export.canonical_sfm import build_canonical_face
+    from export.checkpoint import save_checkpoint
+    from export.train import warm_start
+
+    torch.manual_seed(0)
+    src = create_model("teacher", **dict(SMALL, crop_size=56, input={"size": 64, "enlarge": 1.6}))
+    save_checkpoint(tmp_path / "src.pt", src, build_canonical_face())
+    finer = create_model("teacher", **dict(SMALL, crop_size=64, input={"size": 72, "enlarge": 1.6}))
+    warm_start(finer, tmp_path / "src.pt")
+    a, b = src.state_dict(), finer.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a if k != "n_averaged")
+    with pytest.raises(ValueError, match="does not fit this teacher.*descriptor"):
+        warm_start(create_model("teacher", **dict(SMALL, crop_size=96, input={"size": 108, "enlarge": 1.6})), tmp_path / "src.pt")
+
+
 def test_pose_in_the_input_frame_undoes_the_region_angle():
     """The spatial transformer may turn its crop; pose is reported in the input image's axes.
     Points in the crop's camera, projected and mapped to input pixels, land where the same
