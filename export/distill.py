@@ -209,11 +209,10 @@ def warm_start_student(model: Student, path: str | Path) -> None:
     weights. Either way training resumes from the same function, with more capacity."""
     src, _, _ = load_student(path)
     old, new = src.cfg, model.cfg
-    if old == new or old == replace(new, input=old.input):
-        _check_growable(old, new, path)
+    _check_growable(old, new, path)
+    if replace(old, input=new.input) == new:  # same layers (at most a finer input): every weight as it is
         model.load_state_dict(src.state_dict())
         return
-    _check_growable(old, new, path)
     weights, added = deepen_weights(src.state_dict(), tuple(s[1] for s in old.stages), tuple(s[1] for s in new.stages), stem=1)
     target = model.state_dict()
     with torch.no_grad():

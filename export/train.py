@@ -134,12 +134,11 @@ def freeze(model: torch.nn.Module, prefixes: tuple[str, ...]) -> None:
     fine-tune that must not move a warm-started part (e.g. the trunk a real-only run trained)."""
     if not prefixes:
         return
-    names = [n for n, _ in model.named_parameters() if n.startswith(tuple(prefixes))]
-    if not names:
+    frozen = [p for n, p in model.named_parameters() if n.startswith(tuple(prefixes))]
+    if not frozen:
         raise ValueError(f"frozen prefixes {list(prefixes)} match no parameter of the model")
-    for n, p in model.named_parameters():
-        if n.startswith(tuple(prefixes)):
-            p.requires_grad_(False)
+    for p in frozen:
+        p.requires_grad_(False)
     for n, m in model.named_modules():
         if (n + ".").startswith(tuple(prefixes)) and isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
             m.momentum = 0.0

@@ -80,20 +80,28 @@ def test_face_crop_rotations_follow_the_recipe(sfm_dir):
     assert np.abs(uniform).max() <= 40.0 and 20.0 < uniform.std() < 26.0
 
 
-def test_a_grown_student_starts_as_the_same_function(sfm_dir, tmp_path):
-    """Warm-starting a deeper and wider student (an added block, doubled expansion, wider
-    reduction) from a trained one keeps its outputs exactly; a student that is not a grown
-    copy (other stage widths) is refused."""
+def _tiny_students(sfm_dir, size: int):
+    """(canonical face, the tiny student config at input ``size``, config -> a fresh Student):
+    what the growth tests build and warm-start."""
     from export.canonical_sfm import build_canonical_face
-    from export.distill import save_student, warm_start_student
     from export.models.student import Student
 
     face = build_canonical_face(sfm_dir)
     ids = {n: torch.as_tensor(face.layout_vertices(n), dtype=torch.long) for n in face.layouts}
-    small = StudentConfig(input=InputSpec(size=48, enlarge=1.5), stages=((8, 1, 1, 1), (16, 1, 2, 2), (24, 1, 2, 2)),
+    small = StudentConfig(input=InputSpec(size=size, enlarge=1.5), stages=((8, 1, 1, 1), (16, 1, 2, 2), (24, 1, 2, 2)),
                           reduce=8, features=32, num_coeffs=4)
+    return face, small, lambda cfg: Student(cfg, torch.zeros(len(face.vertices), 3), ids)
+
+
+def test_a_grown_student_starts_as_the_same_function(sfm_dir, tmp_path):
+    """Warm-starting a deeper and wider student (an added block, doubled expansion, wider
+    reduction) from a trained one keeps its outputs exactly; a student that is not a grown
+    copy (other stage widths) is refused."""
+    from export.distill import save_student, warm_start_student
+
+    face, small, student = _tiny_students(sfm_dir, 48)
     torch.manual_seed(0)
-    src = Student(small, torch.zeros(len(face.vertices), 3), ids)
+    src = student(small)
     with torch.no_grad():  # trained-looking BatchNorm statistics and scales
         for m in src.modules():
             if isinstance(m, torch.nn.BatchNorm2d):
@@ -103,7 +111,7 @@ def test_a_grown_student_starts_as_the_same_function(sfm_dir, tmp_path):
                 m.bias.normal_(0, 0.2)
     save_student(tmp_path / "small.pt", src, face, best_weights="model")
     grown = replace(small, stages=((8, 1, 1, 1), (16, 2, 2, 4), (24, 1, 2, 3)), reduce=12)
-    dst = Student(grown, torch.zeros(len(face.vertices), 3), ids)
+    dst = student(grown)
     warm_start_student(dst, tmp_path / "small.pt")
     x = torch.randn(2, 3, 48, 48)
     src.eval()
@@ -112,7 +120,7 @@ def test_a_grown_student_starts_as_the_same_function(sfm_dir, tmp_path):
         a, b = src.backbone(x), dst.backbone(x)
     assert sum(p.numel() for p in dst.parameters()) > sum(p.numel() for p in src.parameters())
     assert a.abs().max() > 0.1 and torch.allclose(a, b, atol=1e-5)
-    other = Student(replace(small, stages=((8, 1, 1, 1), (20, 1, 2, 2), (24, 1, 2, 2))), torch.zeros(len(face.vertices), 3), ids)
+    other = student(replace(small, stages=((8, 1, 1, 1), (20, 1, 2, 2), (24, 1, 2, 2))))
     with pytest.raises(ValueError, match="not a grown copy"):
         warm_start_student(other, tmp_path / "small.pt")
 
@@ -120,25 +128,21 @@ def test_a_grown_student_starts_as_the_same_function(sfm_dir, tmp_path):
 def test_a_student_takes_a_finer_input_when_its_last_feature_map_keeps_its_size(sfm_dir, tmp_path):
     """A larger input side whose last feature map has the same size takes every weight as it
     is (the fully connected layer still fits); one that changes that map is refused."""
-    from export.canonical_sfm import build_canonical_face
     from export.distill import save_student, warm_start_student
-    from export.models.student import Student, feature_grid
+    from export.models.student import feature_grid
 
-    face = build_canonical_face(sfm_dir)
-    ids = {n: torch.as_tensor(face.layout_vertices(n), dtype=torch.long) for n in face.layouts}
-    small = StudentConfig(input=InputSpec(size=44, enlarge=1.5), stages=((8, 1, 1, 1), (16, 1, 2, 2), (24, 1, 2, 2)),
-                          reduce=8, features=32, num_coeffs=4)
+    face, small, student = _tiny_students(sfm_dir, 44)
     torch.manual_seed(0)
-    src = Student(small, torch.zeros(len(face.vertices), 3), ids)
+    src = student(small)
     save_student(tmp_path / "small.pt", src, face, best_weights="model")
     finer = replace(small, input=InputSpec(size=48, enlarge=1.5))
     assert feature_grid(finer) == feature_grid(small) == 6
-    dst = Student(finer, torch.zeros(len(face.vertices), 3), ids)
+    dst = student(finer)
     warm_start_student(dst, tmp_path / "small.pt")
     a, b = src.state_dict(), dst.state_dict()
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert dst.backbone(torch.randn(1, 3, 48, 48)).shape == (1, 32)
     for size in (56, 42):  # a 7x7 last map; a coarser input with the same 6x6 map
-        other = Student(replace(small, input=InputSpec(size=size, enlarge=1.5)), torch.zeros(len(face.vertices), 3), ids)
+        other = student(replace(small, input=InputSpec(size=size, enlarge=1.5)))
         with pytest.raises(ValueError, match="not a grown copy"):
             warm_start_student(other, tmp_path / "small.pt")
