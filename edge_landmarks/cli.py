@@ -103,14 +103,13 @@ def _cmd_eval_3d(args: argparse.Namespace) -> int:
 
 def _cmd_benchmark(args: argparse.Namespace) -> int:
     from .bundle import Bundle
-    from .selection import choose, measure
+    from .selection import choose
 
     bundle = Bundle.load(args.bundle)
     import os
 
     threads = args.threads or os.cpu_count() or 1
-    table = measure(bundle, threads, budget_s=args.seconds)
-    backend, precision, _ = choose(bundle, threads)
+    backend, precision, table = choose(bundle, threads, use_cache=False, budget_s=args.seconds)
     print(f"bundle {bundle.root}  threads {threads}")
     print(f"{'backend':12s} {'precision':9s} {'median ms':>9s} {'p90 ms':>7s} {'runs':>5s}  accepted")
     for t in sorted(table, key=lambda t: t.median_ms):

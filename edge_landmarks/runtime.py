@@ -24,7 +24,7 @@ from .geometry import affine_scale, apply_affine, check_box, compose_affine, inv
 from .image import face_crop, load_image, to_network_input
 from .motion import MotionSettings, crop_gray, crop_motion
 from .results import Face, Pose
-from .selection import Timing, choose
+from .selection import Timing, choose, pick
 from .scan import ScanSettings, group_boxes, merge, window_boxes
 from .smoothing import OneEuroFilter, OneEuroSettings
 
@@ -99,7 +99,7 @@ class Runtime:
         if not ok:
             raise InputError(f"no installed model matches backend={backend!r}, precision={precision!r}; "
                              f"the bundle has {sorted({f'{m.backend}/{m.precision}' for m in self.bundle.models})}")
-        best = min(ok, key=lambda t: t.median_ms)
+        best = pick(self.bundle, ok)
         return best.backend, best.precision
 
     def set_layout(self, layout) -> None:

@@ -20,6 +20,7 @@ from .backends import available_backends, get_backend
 from .bundle import Bundle, user_cache_dir
 
 ACCURACY_TOLERANCE = 1.05  # a model's NME may be at most this times its backend's fp32 NME
+SPEED_TIE = 1.05  # candidates within this factor of the fastest median count as equally fast
 
 
 @dataclass(frozen=True)
@@ -100,8 +101,33 @@ def measure(bundle: Bundle, threads: int, budget_s: float = 0.3) -> list[Timing]
     return rows
 
 
-def choose(bundle: Bundle, threads: int, use_cache: bool = True) -> tuple[str, str, list[Timing]]:
-    """(backend, precision, timing table): from the cache when the device key matches, else measured."""
+def pick(bundle: Bundle, table: list[Timing]) -> Timing:
+    """The accepted candidate to run: the fastest, except that among candidates within
+    ``SPEED_TIE`` of the fastest median (a difference the timing noise of a shared machine can
+    flip from one measurement to the next) the one with the lowest export-time NME wins, so
+    equal speed never costs accuracy and the choice does not flip between near-equal backends.
+
+    Raises:
+        BackendUnavailableError: no accepted candidate."""
+    ok = [t for t in table if t.accepted]
+    if not ok:
+        from .errors import BackendUnavailableError
+
+        raise BackendUnavailableError("no inference backend for this bundle is installed: "
+                                      "pip install 'edge-landmarks[onnx]' (or [openvino], [tflite], [all])")
+    fastest = min(t.median_ms for t in ok)
+    tied = [t for t in ok if t.median_ms <= SPEED_TIE * fastest]
+
+    def nme(t: Timing) -> float:
+        return bundle.entry(t.backend, t.precision).accuracy.get("nme_mean", float("inf"))
+
+    return min(tied, key=lambda t: (nme(t), t.median_ms))
+
+
+def choose(bundle: Bundle, threads: int, use_cache: bool = True,
+           budget_s: float = 0.3) -> tuple[str, str, list[Timing]]:
+    """(backend, precision, timing table): from the cache when the device key matches, else
+    measured (about ``budget_s`` per candidate), picked by ``pick`` and cached."""
     key = device_key(bundle, threads)
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
     path = user_cache_dir() / "choices" / f"{digest}.json"
@@ -111,14 +137,8 @@ def choose(bundle: Bundle, threads: int, use_cache: bool = True) -> tuple[str, s
             return c["backend"], c["precision"], [Timing(**t) for t in c["table"]]
         except (ValueError, KeyError, TypeError):
             pass  # a damaged cache entry is measured again
-    table = measure(bundle, threads)
-    ok = [t for t in table if t.accepted]
-    if not ok:
-        from .errors import BackendUnavailableError
-
-        raise BackendUnavailableError("no inference backend for this bundle is installed: "
-                                      "pip install 'edge-landmarks[onnx]' (or [openvino], [tflite], [all])")
-    best = min(ok, key=lambda t: t.median_ms)
+    table = measure(bundle, threads, budget_s)
+    best = pick(bundle, table)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".tmp{os.getpid()}")

@@ -260,8 +260,9 @@ def test_auto_choice_is_measured_then_cached(tiny_bundle, monkeypatch):
 
     rt = Runtime(tiny_bundle, threads=1)
     assert (rt.backend, rt.precision) in _models(tiny_bundle)
-    fastest = min((t for t in rt.timings if t.accepted), key=lambda t: t.median_ms)
-    assert (rt.backend, rt.precision) == (fastest.backend, fastest.precision)
+    fastest = min(t.median_ms for t in rt.timings if t.accepted)
+    chosen = next(t for t in rt.timings if (t.backend, t.precision) == (rt.backend, rt.precision))
+    assert chosen.accepted and chosen.median_ms <= selection.SPEED_TIE * fastest
 
     def no_measuring(*a, **k):
         raise AssertionError("measured again despite a cached choice")
@@ -271,6 +272,39 @@ def test_auto_choice_is_measured_then_cached(tiny_bundle, monkeypatch):
     assert (again.backend, again.precision) == (rt.backend, rt.precision)
     with pytest.raises(AssertionError):  # a new device key (here: thread count) measures again
         Runtime(tiny_bundle, threads=2)
+
+
+def test_auto_choice_takes_the_most_accurate_of_equally_fast_models(tiny_bundle):
+    """Within SPEED_TIE of the fastest, the lowest export-time NME wins; a clearly faster model
+    wins whatever its accuracy; a model outside the accuracy tolerance never does."""
+    from edge_landmarks.selection import SPEED_TIE, Timing, pick
+
+    b = Bundle.load(tiny_bundle)
+    fp32, int8 = b.entries(precision="fp32")[0], b.entries(precision="int8")[0]
+    fp32.accuracy["nme_mean"], int8.accuracy["nme_mean"] = 0.0471, 0.0475
+
+    def table(t32, t8, int8_ok=True):
+        return [Timing(fp32.backend, "fp32", t32, t32, 10, True), Timing(int8.backend, "int8", t8, t8, 10, int8_ok)]
+
+    assert pick(b, table(1.0 * SPEED_TIE - 1e-6, 1.0)).precision == "fp32"
+    assert pick(b, table(1.0 * SPEED_TIE + 0.01, 1.0)).precision == "int8"
+    assert pick(b, table(2.0, 1.0, int8_ok=False)).precision == "fp32"
+    with pytest.raises(BackendUnavailableError):
+        pick(b, [])
+
+
+def test_benchmark_prints_the_table_it_chose_from(tiny_bundle, tmp_path, monkeypatch, capsys):
+    """`edge-landmarks benchmark` measures, caches its choice, and shows that same table."""
+    from edge_landmarks.cli import main
+    from edge_landmarks.selection import choose
+
+    monkeypatch.setenv("EDGE_LANDMARKS_CACHE", str(tmp_path))
+    assert main(["benchmark", "--bundle", str(tiny_bundle), "--threads", "1", "--seconds", "0.05"]) == 0
+    lines = [ln.split() for ln in capsys.readouterr().out.splitlines()[2:]]
+    marked = [ln[:2] for ln in lines if "<-" in ln]
+    backend, precision, cached = choose(Bundle.load(tiny_bundle), 1)  # from the cache: no new measurement
+    assert marked == [[backend, precision]]
+    assert {(ln[0], ln[1], ln[2]) for ln in lines} == {(t.backend, t.precision, f"{t.median_ms:.3f}") for t in cached}
 
 
 def test_missing_backend_names_the_extra(tiny_bundle, monkeypatch):
