@@ -41,6 +41,19 @@ def test_default_bundle_is_complete_and_small():
         assert m["accuracy"]["n_faces"] == 420
 
 
+def test_default_int8_weights_fit_in_7_bits():
+    """Exported with reduce_range / NNCF's overflow fix, so CPUs without VNNI do not saturate
+    (tests/test_backends.py: test_int8_weights_fit_in_7_bits)."""
+    pytest.importorskip("onnx")
+    pytest.importorskip("openvino")
+    from quantized import int8_weights
+
+    for m in Bundle.load().entries(precision="int8"):
+        if m.backend in ("onnxruntime", "openvino"):
+            weights = int8_weights(m.backend, m.path)
+            assert weights and max(int(np.abs(w.astype(np.int32)).max()) for w in weights) <= 64, m.backend
+
+
 def test_accuracy_and_backend_agreement_on_real_faces(val_faces):
     gt = np.stack([s.landmarks for s in val_faces])
     images = [s.load_image() for s in val_faces]

@@ -2,7 +2,10 @@
 
 The fp32 graph is one self-contained file (no external data) with input `image` and output
 `features`; BatchNorm is folded into the convolutions by the exporter's optimiser. int8 is QDQ
-with per-channel int8 weights and uint8 activations (U8S8, what ORT recommends for x86 CPUs).
+with per-channel int8 weights and uint8 activations (U8S8, what ORT recommends for x86 CPUs),
+the weights in 7 bits (`reduce_range`): on x86 CPUs without VNNI, ONNX Runtime multiplies U8S8
+with VPMADDUBSW, whose 16-bit pair sums saturate with full-range weights, so the same model
+lost 0.12 points of NME there (4.85 against 4.73 %) and none on a VNNI machine.
 """
 from __future__ import annotations
 
@@ -77,6 +80,7 @@ def quantize_int8(fp32_path: Path, calib: np.ndarray, path: Path) -> Path:
             per_channel=True,
             activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8,
+            reduce_range=True,
             calibrate_method=CalibrationMethod.MinMax,
         )
     return path

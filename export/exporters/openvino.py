@@ -3,7 +3,10 @@
 An IR is two files, `<name>.xml` (graph) and `<name>.bin` (weights, written beside it). fp32
 keeps float32 weights (compress_to_fp16=False); fp16 stores float16 weights only, the CPU plugin
 still computes in its own inference precision. int8 is NNCF's default symmetric (PERFORMANCE)
-preset with fast bias correction, calibrated on every given image.
+preset with fast bias correction, calibrated on every given image, with NNCF's overflow fix on
+every layer (7-bit weights; its default fixes the first layer only): on x86 CPUs without VNNI
+the 8-bit products saturate, and MobileNet-like networks lose accuracy there (NNCF's release
+notes say so; the shipped student lost 0.05 points of NME, 4.78 against 4.73 %).
 """
 from __future__ import annotations
 
@@ -43,7 +46,8 @@ def quantize_int8(fp32_path: Path, calib: np.ndarray, path: Path) -> Path:
     path = Path(path)
     images = np.ascontiguousarray(calib, np.float32)
     dataset = nncf.Dataset([images[i : i + 1] for i in range(len(images))])
-    quantized = nncf.quantize(ov.Core().read_model(str(fp32_path)), dataset, subset_size=len(images))
+    quantized = nncf.quantize(ov.Core().read_model(str(fp32_path)), dataset, subset_size=len(images),
+                              advanced_parameters=nncf.AdvancedQuantizationParameters(overflow_fix=nncf.OverflowFix.ENABLE))
     ov.save_model(quantized, str(path), compress_to_fp16=False)
     return path
 

@@ -1,0 +1,24 @@
+"""What tests read out of quantized model files."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def int8_weights(backend: str, path: Path) -> list[np.ndarray]:
+    """The int8 weight tensors of an ONNX (QDQ initializers) or OpenVINO (i8 constants) model,
+    leaving out depthwise ones (OpenVINO's rank-5 group-convolution weights), which no x86
+    kernel sums in saturating 16-bit pairs."""
+    if backend == "onnxruntime":
+        import onnx
+        from onnx import numpy_helper
+
+        m = onnx.load(str(path))
+        inits = {i.name: i for i in m.graph.initializer if i.data_type == onnx.TensorProto.INT8}
+        return [numpy_helper.to_array(inits[n.input[0]]) for n in m.graph.node
+                if n.op_type == "DequantizeLinear" and n.input[0] in inits]
+    import openvino as ov
+
+    return [op.get_data() for op in ov.Core().read_model(str(path)).get_ops()
+            if op.get_type_name() == "Constant" and op.get_element_type() == ov.Type.i8 and len(op.get_output_shape(0)) != 5]
