@@ -138,7 +138,8 @@ def export_bundle(student: str | Path, out: str | Path, targets: list[str], prec
         write_manifest(tmp, manifest)
         if evaluate:
             measure_accuracy(tmp, manifest, data)
-            write_manifest(tmp, manifest)
+        record_probe_deviation(tmp, manifest)
+        write_manifest(tmp, manifest)
         if out.exists():
             shutil.rmtree(out)
         tmp.replace(out)
@@ -181,6 +182,27 @@ def measure_accuracy(root: Path, manifest: dict, data: str | Path) -> None:
         rep = evaluate_runtime(rt, val).to_dict()
         m["accuracy"] = {k: round(float(rep[k]), 5) for k in ("nme_mean", "nme_median", "fr10", "auc10")} | {"n_faces": rep["n_faces"]}
         print(f"{m['backend']:12s} {m['precision']:5s} NME {100 * rep['nme_mean']:.2f} % FR@10 {100 * rep['fr10']:.2f} %", flush=True)
+
+
+def record_probe_deviation(root: Path, manifest: dict) -> None:
+    """Each reduced-precision model's deviation from the bundle's first fp32 model on the
+    runtime's seeded probe (``edge_landmarks.selection.probe_inputs``), as ``probe_rms`` in its
+    accuracy: the runtime measures it again on each device and drops a model that deviates
+    more there (``selection.reproduces``)."""
+    from edge_landmarks.backends import get_backend
+    from edge_landmarks.bundle import Bundle
+    from edge_landmarks.selection import deviation, probe_inputs
+
+    bundle = Bundle.load(root)
+    ref = bundle.entries(precision="fp32")
+    if not ref:
+        return
+    inputs = probe_inputs(bundle)
+    reference = get_backend(ref[0].backend)(ref[0].path, 1).run(inputs)
+    for m, entry in zip(manifest["models"], bundle.models):
+        if entry.precision != "fp32":
+            dev = deviation(get_backend(entry.backend)(entry.path, 1), inputs, reference)
+            m.setdefault("accuracy", {})["probe_rms"] = round(dev, 5)
 
 
 def _manifest(root: Path, model: Student, face: CanonicalFace, ck: dict, command: str, models: list) -> dict:

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -291,6 +292,36 @@ def test_auto_choice_takes_the_most_accurate_of_equally_fast_models(tiny_bundle)
     assert pick(b, table(2.0, 1.0, int8_ok=False)).precision == "fp32"
     with pytest.raises(BackendUnavailableError):
         pick(b, [])
+
+
+def test_a_model_that_deviates_more_on_this_device_than_at_export_is_not_chosen(tiny_bundle, monkeypatch):
+    """Every reduced-precision model records its deviation from fp32 on the seeded probe at
+    export; on a device where it deviates more (here: its outputs disturbed, as saturating int8
+    kernels do) the measurement rejects it, and the auto choice never takes it."""
+    from edge_landmarks import selection
+    from edge_landmarks.backends import backend_class
+
+    b = Bundle.load(tiny_bundle)
+    for m in b.models:
+        assert ("probe_rms" in m.accuracy) == (m.precision != "fp32"), (m.backend, m.precision)
+    assert all(0 < m.accuracy["probe_rms"] < 0.2 for m in b.entries(precision="int8"))
+    assert all(t.accepted for t in selection.measure(b, 1, budget_s=0.01))
+
+    victim = b.entries(precision="int8")[0]
+    cls = backend_class(victim.backend)
+    clean = cls.run
+
+    def saturating(self, x):
+        y = clean(self, x)
+        if Path(self.path).resolve() == Path(victim.path).resolve():
+            y = y + 0.5 * y.std() * np.random.default_rng(0).standard_normal(y.shape).astype(np.float32)
+        return y
+
+    monkeypatch.setattr(cls, "run", saturating)
+    table = {(t.backend, t.precision): t for t in selection.measure(b, 1, budget_s=0.01)}
+    bad = table[(victim.backend, "int8")]
+    assert not bad.accepted and "deviates from fp32" in bad.note
+    assert all(t.accepted for k, t in table.items() if k != (victim.backend, "int8"))
 
 
 def test_benchmark_prints_the_table_it_chose_from(tiny_bundle, tmp_path, monkeypatch, capsys):
