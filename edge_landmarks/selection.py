@@ -1,6 +1,7 @@
 """Automatic backend choice: time every installed backend and precision of a bundle on this
-device, keep those whose export-time accuracy is within tolerance, pick the fastest, and cache
-the choice keyed by the device (CPU model and flags, core count, backend versions, bundle).
+device, keep those whose export-time accuracy is within tolerance, pick the fastest (of
+near-equal ones, the most accurate), and cache the choice keyed by the device (CPU model and
+flags, core count, backend versions, bundle).
 
 int8 is not always faster (older Arm cores without dot-product instructions, OpenVINO on Arm),
 which is why the choice is measured rather than assumed. Nor is it always as accurate as at
@@ -81,8 +82,8 @@ def probe_inputs(bundle: Bundle) -> np.ndarray:
     """(8, 3, S, S) seeded white noise over the network's whole input range: the inputs a
     reduced-precision model's deviation from fp32 is measured on, at export and on the device.
     Noise, not faces (no data is shipped), and it exercises every weight: saturating int8
-    kernels deviate about 3x more on it than exact ones (0.21 against 0.07 of the features'
-    spread for the stage-7 student's ONNX Runtime int8, 2.2x on real face crops)."""
+    kernels deviate several times more on it than exact ones (0.23 against 0.06 of the
+    features' spread for the stage-7 student's ONNX Runtime int8; 2.2x on real face crops)."""
     spec = bundle.input
     lo, hi = (0.0 - spec.mean) / spec.std, (1.0 - spec.mean) / spec.std
     shape = (PROBE_INPUTS, 3, spec.size, spec.size)
