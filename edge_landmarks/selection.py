@@ -109,13 +109,10 @@ def reproduces(entry, runner, inputs: np.ndarray, reference: np.ndarray | None) 
     return False, f"deviates from fp32 by {dev:.3f} on this CPU against {recorded:.3f} at export"
 
 
-def _probe_reference(bundle: Bundle, installed: set, threads: int) -> tuple[np.ndarray, np.ndarray | None]:
-    """The probe inputs and the features of the bundle's first installed fp32 model on them."""
-    inputs = probe_inputs(bundle)
-    for entry in bundle.entries(precision="fp32"):
-        if entry.backend in installed:
-            return inputs, get_backend(entry.backend)(entry.path, threads).run(inputs)
-    return inputs, None
+def probe_reference(runners: list[tuple], inputs: np.ndarray) -> np.ndarray | None:
+    """Features of the first fp32 model among ``runners`` ((entry, runner) pairs) on the probe
+    ``inputs``: what ``reproduces`` compares with, on the device and at export. None without one."""
+    return next((runner.run(inputs) for entry, runner in runners if entry.precision == "fp32"), None)
 
 
 def time_model(runner, size: int, budget_s: float = 0.3, warmup: int = 5, max_runs: int = 200) -> tuple[float, float, int]:
@@ -137,13 +134,12 @@ def measure(bundle: Bundle, threads: int, budget_s: float = 0.3) -> list[Timing]
     """Time every installed backend x precision of the bundle (about ``budget_s`` each); a
     model is accepted when its export-time accuracy is within tolerance and it reproduces its
     export-time closeness to fp32 on this device."""
-    rows = []
     installed = set(available_backends())
-    inputs, reference = _probe_reference(bundle, installed, threads)
-    for entry in bundle.models:
-        if entry.backend not in installed:
-            continue
-        runner = get_backend(entry.backend)(entry.path, threads)
+    runners = [(e, get_backend(e.backend)(e.path, threads)) for e in bundle.models if e.backend in installed]
+    inputs = probe_inputs(bundle)
+    reference = probe_reference(runners, inputs)
+    rows = []
+    for entry, runner in runners:
         ok, note = accepted(bundle, entry.backend, entry.precision)
         if ok:
             ok, note = reproduces(entry, runner, inputs, reference)

@@ -191,18 +191,17 @@ def record_probe_deviation(root: Path, manifest: dict) -> None:
     more there (``selection.reproduces``)."""
     from edge_landmarks.backends import get_backend
     from edge_landmarks.bundle import Bundle
-    from edge_landmarks.selection import deviation, probe_inputs
+    from edge_landmarks.selection import deviation, probe_inputs, probe_reference
 
     bundle = Bundle.load(root)
-    ref = bundle.entries(precision="fp32")
-    if not ref:
-        return
+    runners = [(e, get_backend(e.backend)(e.path, 1)) for e in bundle.models]
     inputs = probe_inputs(bundle)
-    reference = get_backend(ref[0].backend)(ref[0].path, 1).run(inputs)
-    for m, entry in zip(manifest["models"], bundle.models):
+    reference = probe_reference(runners, inputs)
+    if reference is None:
+        return
+    for m, (entry, runner) in zip(manifest["models"], runners):
         if entry.precision != "fp32":
-            dev = deviation(get_backend(entry.backend)(entry.path, 1), inputs, reference)
-            m.setdefault("accuracy", {})["probe_rms"] = round(dev, 5)
+            m.setdefault("accuracy", {})["probe_rms"] = round(deviation(runner, inputs, reference), 5)
 
 
 def _manifest(root: Path, model: Student, face: CanonicalFace, ck: dict, command: str, models: list) -> dict:

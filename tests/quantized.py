@@ -22,3 +22,10 @@ def int8_weights(backend: str, path: Path) -> list[np.ndarray]:
 
     return [op.get_data() for op in ov.Core().read_model(str(path)).get_ops()
             if op.get_type_name() == "Constant" and op.get_element_type() == ov.Type.i8 and len(op.get_output_shape(0)) != 5]
+
+
+def largest_int8_weight(backend: str, path: Path) -> int:
+    """The largest |weight| over ``int8_weights`` (64 at most for 7-bit weights)."""
+    weights = int8_weights(backend, path)
+    assert weights, f"no int8 weights found in {path}"
+    return max(int(np.abs(w.astype(np.int32)).max()) for w in weights)
