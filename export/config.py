@@ -42,6 +42,7 @@ class TeacherConfig:
     datasets: tuple[str, ...] = ("ytf68", "synthetic")
     depth0: float = 600.0
     focal0: float = 2.9  # prior focal length in crop widths
+    pose_branch: int = 0  # last backbone stages duplicated into a pose-only branch (models/backbone.py)
 
     @classmethod
     def from_dict(cls, d: dict) -> "TeacherConfig":

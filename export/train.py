@@ -40,7 +40,8 @@ def warm_start(model: Teacher, path: str | Path) -> None:
     initial region. A deeper backbone (more blocks per stage, same widths) takes the old blocks
     in place and starts each added block as the identity (its last BatchNorm scale zeroed), so
     training resumes from the same function with more capacity. A larger crop and input fit when
-    the backbone's last feature map keeps its size (stage 14: 112 to 128 px, 4 x 4 both)."""
+    the backbone's last feature map keeps its size (stage 14: 112 to 128 px, 4 x 4 both). A pose
+    branch missing from the checkpoint starts as a copy of the trunk (``branch_weights``)."""
     ck = torch.load(path, map_location="cpu", weights_only=False)
     weights = {k: v.float() for k, v in (ck.get("ema") or ck["model"]).items() if k != "n_averaged"}
     if not model.cfg.use_stn:
@@ -48,6 +49,7 @@ def warm_start(model: Teacher, path: str | Path) -> None:
     old_blocks, added = tuple(ck["config"]["model"].blocks), []
     if old_blocks != tuple(model.cfg.blocks):
         weights, added = deepen_weights(weights, old_blocks, tuple(model.cfg.blocks))
+    weights = branch_weights(model, weights)
     target = model.state_dict()
     resized = [f"{k} {tuple(v.shape)} -> {tuple(target[k].shape)}" for k, v in weights.items()
                if k in target and v.shape != target[k].shape]
@@ -61,6 +63,19 @@ def warm_start(model: Teacher, path: str | Path) -> None:
         for name in added:
             model.get_submodule(name).body[-1][1].weight.zero_()
     print(f"warm start from {path}" + (f" ({len(added)} identity blocks added)" if added else ""))
+
+
+def branch_weights(model: Teacher, weights: dict) -> dict:
+    """``weights`` plus, for a pose branch the checkpoint lacks, copies of the trunk layers it
+    duplicates: the warm-started teacher starts as the same function."""
+    if any(k.startswith("backbone.pose_features.") for k in weights):
+        return weights
+    out = dict(weights)
+    for branch, source in model.backbone.branch_sources().items():
+        for key, value in weights.items():
+            if key.startswith("backbone." + source):
+                out["backbone." + branch + key[len("backbone." + source):]] = value.clone()
+    return out
 
 
 def deepen_weights(weights: dict, old: tuple, new: tuple, prefix: str = "backbone.features.",

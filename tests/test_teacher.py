@@ -254,6 +254,36 @@ def test_warm_start_into_a_deeper_backbone_keeps_the_function(tmp_path):
         warm_start(create_model("teacher", **dict(SMALL, blocks=[1, 1, 1])), tmp_path / "small.pt")
 
 
+@pytest.mark.parametrize("stages", [1, 4])
+def test_a_pose_branch_starts_as_the_trunk_and_learns_pose_apart(tmp_path, stages):
+    """``pose_branch``: warm-started from a teacher without one, the branch is a copy of the
+    trunk's last stages, so landmarks and rotation are exactly the checkpoint's; afterwards a
+    rotation loss reaches the branch but not the trunk layers that only the landmarks use."""
+    from export.canonical_sfm import build_canonical_face
+    from export.checkpoint import save_checkpoint
+    from export.train import warm_start
+
+    torch.manual_seed(0)
+    plain = create_model("teacher", **SMALL).eval()
+    torch.nn.init.normal_(plain.backbone.pose.weight, std=0.1)
+    save_checkpoint(tmp_path / "plain.pt", plain, build_canonical_face())
+    branched = create_model("teacher", **dict(SMALL, pose_branch=stages)).eval()
+    warm_start(branched, tmp_path / "plain.pt")
+    q, n = _queries()
+    x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+    d = torch.zeros(2, dtype=torch.long)
+    a, b = plain(x, q, n, d), branched(x, q, n, d)
+    assert torch.equal(a["landmarks"], b["landmarks"]) and torch.equal(a["rotation"], b["rotation"])
+    b["rotation"].sum().backward()
+    grads = {k: p.grad for k, p in branched.named_parameters()}
+    assert grads["backbone.pose_features.0.body.0.0.weight"].abs().sum() > 0
+    assert grads["backbone.descriptor.0.weight"] is None
+    last_trunk = f"backbone.features.{len(branched.backbone.features) - 1}.body.0.0.weight"
+    assert grads[last_trunk] is None
+    with pytest.raises(ValueError, match="pose_branch"):
+        create_model("teacher", **dict(SMALL, pose_branch=5))
+
+
 def test_warm_start_at_a_larger_crop_needs_the_same_last_feature_map(tmp_path):
     """A larger crop and input take every weight when the backbone's last feature map keeps its
     size (56 -> 64 px crops: 2 x 2 both); one that changes it (96 px: 3 x 3) is refused with a
@@ -342,7 +372,7 @@ def test_every_committed_recipe_loads_and_chains_its_warm_starts():
               "teacher_stage12_frozen": "runs/teacher12"}
     for name, cfg in teachers.items():
         if cfg.init:
-            assert str(Path(cfg.init).parent) in stages.values(), (name, cfg.init)
+            assert str(Path(cfg.init).parent) in stages.values() or cfg.init == "export/checkpoints/teacher.pt", (name, cfg.init)
     assert teachers["teacher_stage5_deeper"].model.blocks == (2, 2, 2, 2)
     student = DistillConfig.load(recipes / "student.json")
     assert student.teacher == "export/checkpoints/teacher.pt" and student.student.input.size == 112

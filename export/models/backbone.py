@@ -1,6 +1,7 @@
 """Backbone on the normalised crop: an image descriptor plus head pose and camera intrinsics."""
 from __future__ import annotations
 
+import copy
 import math
 
 import torch
@@ -12,10 +13,18 @@ from .layers import BasicBlock, conv_bn_act, mlp
 class PoseBackbone(nn.Module):
     """ResNet-style CNN -> descriptor (B, D); pose head -> rotation 6D, image-plane centre,
     log depth and log focal (all relative to priors: the crop centre, ``depth0`` mm and
-    ``focal0`` crop pixels)."""
+    ``focal0`` crop pixels).
 
-    def __init__(self, crop_size: int, widths: tuple[int, ...] = (32, 64, 128, 256), blocks: tuple[int, ...] = (1, 1, 1, 1), descriptor: int = 256):
+    With ``pose_branch`` = k > 0 the last k stages, the reduction and the descriptor layers are
+    duplicated into a branch that feeds only the pose head: rendered faces can then teach pose
+    to the branch while the landmark descriptor keeps what real faces taught the trunk
+    (docs/TEACHER.md, stage 15)."""
+
+    def __init__(self, crop_size: int, widths: tuple[int, ...] = (32, 64, 128, 256), blocks: tuple[int, ...] = (1, 1, 1, 1),
+                 descriptor: int = 256, pose_branch: int = 0):
         super().__init__()
+        if not 0 <= pose_branch <= len(widths):
+            raise ValueError(f"pose_branch must be 0..{len(widths)} stages, got {pose_branch}")
         w0 = widths[0]
         layers: list[nn.Module] = [conv_bn_act(3, w0 // 2, 3, 2), conv_bn_act(w0 // 2, w0, 3, 1)]
         cin = w0
@@ -27,13 +36,30 @@ class PoseBackbone(nn.Module):
         fs = math.ceil(crop_size / 2 ** (len(widths) + 1))
         self.reduce = conv_bn_act(cin, 32, 1)
         self.descriptor = mlp([32 * fs * fs, 2 * descriptor, descriptor], last_act=True)
+        self.split = len(layers) - sum(blocks[len(blocks) - pose_branch:]) if pose_branch else None
+        if pose_branch:
+            self.pose_features = nn.Sequential(*copy.deepcopy(list(self.features)[self.split:]))
+            self.pose_reduce = copy.deepcopy(self.reduce)
+            self.pose_descriptor = copy.deepcopy(self.descriptor)
         self.pose = nn.Linear(descriptor, 10)
         nn.init.zeros_(self.pose.weight)
         with torch.no_grad():
             self.pose.bias.copy_(torch.tensor([1.0, 0, 0, 0, 1.0, 0, 0, 0, 0, 0]))
         self.out_dim = descriptor
 
+    def branch_sources(self) -> dict[str, str]:
+        """Pose-branch parameter prefix -> the trunk prefix it starts as a copy of."""
+        if self.split is None:
+            return {}
+        pairs = {f"pose_features.{i}.": f"features.{self.split + i}." for i in range(len(self.pose_features))}
+        return pairs | {"pose_reduce.": "reduce.", "pose_descriptor.": "descriptor."}
+
     def forward(self, crop: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Returns (descriptor (B, D), raw pose (B, 10): 6D rotation, centre xy, log depth, log focal)."""
-        d = self.descriptor(self.reduce(self.features(crop)).flatten(1))
-        return d, self.pose(d)
+        if self.split is None:
+            d = self.descriptor(self.reduce(self.features(crop)).flatten(1))
+            return d, self.pose(d)
+        shared = self.features[: self.split](crop)
+        d = self.descriptor(self.reduce(self.features[self.split:](shared)).flatten(1))
+        p = self.pose_descriptor(self.pose_reduce(self.pose_features(shared)).flatten(1))
+        return d, self.pose(p)

@@ -36,7 +36,7 @@ class Teacher(nn.Module):
         if not cfg.use_stn:
             for p in self.stn.parameters():
                 p.requires_grad_(False)
-        self.backbone = PoseBackbone(cfg.crop_size, cfg.widths, cfg.blocks, cfg.descriptor)
+        self.backbone = PoseBackbone(cfg.crop_size, cfg.widths, cfg.blocks, cfg.descriptor, cfg.pose_branch)
         self.encoding = PositionalEncoding(cfg.pe_freqs)
         self.deformer = QueryDeformer(self.encoding, len(cfg.datasets))
         self.head = QueryHead(self.backbone.out_dim, self.encoding.out_dim)
