@@ -118,7 +118,7 @@ class Runtime:
         spec = self.bundle.input
         crops, affines = [], []
         for b in boxes:
-            c, m = face_crop(image, b, spec.size, spec.enlarge)
+            c, m = face_crop(image, b, spec.size, spec.enlarge, channels=4)
             crops.append(c)
             affines.append(m)
         feats = self._model.run(to_network_input(crops, spec.color, spec.mean, spec.std))
@@ -261,7 +261,7 @@ class Runtime:
             return None
         prev_gray, points = st["flow"]
         spec = self.bundle.input
-        crop, a = face_crop(img, st["box"], spec.size, spec.enlarge)
+        crop, a = face_crop(img, st["box"], spec.size, spec.enlarge, channels=4)
         m = crop_motion(prev_gray, crop_gray(crop), points, self._motion)
         if m is None:
             return None
@@ -279,7 +279,7 @@ class Runtime:
         pixels = inferred.crop
         if reframed:
             spec = self.bundle.input
-            pixels, a = face_crop(img, box, spec.size, spec.enlarge)
+            pixels, a = face_crop(img, box, spec.size, spec.enlarge, channels=4)
             points = apply_affine(compose_affine(a, inferred.inverse), points)
         return crop_gray(pixels), np.ascontiguousarray(points[FLOW_POINTS][::self._motion.step], np.float32)
 
@@ -328,7 +328,7 @@ def _moved(old: np.ndarray, new: np.ndarray, tolerance: float) -> bool:
 
 class _Crop(NamedTuple):
     """One face crop's decoded outputs: row ``index`` of the framing-layout and requested-layout
-    batches, the image -> crop affine with its inverse, and the crop (uint8 BGR)."""
+    batches, the image -> crop affine with its inverse, and the crop (uint8 BGRA)."""
 
     frame: Decoded
     points: Decoded

@@ -187,6 +187,26 @@ def test_face_crop_is_the_requested_framing_to_the_sub_pixel(box):
     assert np.abs(moved[inside].astype(int) - crop[inside]).mean() < 0.6
 
 
+@pytest.mark.parametrize("color", ["rgb", "bgr"])
+def test_four_channel_crops_give_the_same_network_input(color):
+    """The runtime keeps its crops BGRA as warped (``channels=4``): the network input made from
+    them is the 3-channel path's to the bit, contiguous, for one face and for a batch, and the
+    grey crop the optical flow uses is the same too."""
+    from edge_landmarks.image import face_crop, to_network_input
+    from edge_landmarks.motion import crop_gray
+
+    img = np.random.default_rng(1).integers(0, 256, (300, 400, 3), dtype=np.uint8)
+    boxes = [np.array([100.3, 80.6, 180.2, 170.9]), np.array([-50.0, -40.0, 60.0, 50.0])]
+    three = [face_crop(img, b, 96, 1.5)[0] for b in boxes]
+    four = [face_crop(img, b, 96, 1.5, channels=4)[0] for b in boxes]
+    assert four[0].shape == (96, 96, 4)
+    for k in (1, 2):
+        x = to_network_input(four[:k], color, 0.5, 0.5)
+        assert x.shape == (k, 3, 96, 96) and x.flags.c_contiguous
+        assert np.array_equal(x, to_network_input(three[:k], color, 0.5, 0.5))
+    assert np.array_equal(crop_gray(four[0]), crop_gray(three[0]))
+
+
 def test_face_crop_of_a_large_face_is_anti_aliased():
     """A face many times the input size is area-averaged, not point-sampled: a one-pixel
     checkerboard comes out mid grey rather than aliased stripes."""
