@@ -354,7 +354,8 @@ def test_frozen_parts_keep_their_weights_and_statistics_through_training_steps()
 
 def test_every_committed_recipe_loads_and_chains_its_warm_starts():
     """Recipes are JSON configs with unknown keys refused: each committed one must load, and
-    each teacher stage's ``init`` must name a run some other recipe's command writes, and each
+    each teacher stage's ``init`` must name a run some other recipe's command writes (or the
+    released teacher), and each
     later student stage must warm-start from the released student of the same architecture, or
     (stage 5) of an architecture that ``warm_start_student`` can grow into this one."""
     from pathlib import Path
