@@ -84,7 +84,8 @@ def main() -> None:
     train_can, _ = teacher_outputs(pred, train)
     _, val_lm = teacher_outputs(pred, val)
     student, face, _ = load_student(args.student)
-    normals = face_tensors(face)["normals"][face_tensors(face)["ibug68"]]
+    ft = face_tensors(face)
+    normals = ft["normals"][ft["ibug68"]]
     spec = student.cfg.input
     to_crop = [box_to_input_affine(tight_box(s.landmarks), spec.size, spec.enlarge) for s in val]
     gt = torch.as_tensor(np.stack([apply_affine(m, s.landmarks) for m, s in zip(to_crop, val)]), dtype=torch.float32)
