@@ -43,6 +43,7 @@ class TeacherConfig:
     depth0: float = 600.0
     focal0: float = 2.9  # prior focal length in crop widths
     pose_branch: int = 0  # last backbone stages duplicated into a pose-only branch (models/backbone.py)
+    pose_detached: bool = False  # the branch's rotation is reported only; landmarks project with the trunk's
 
     @classmethod
     def from_dict(cls, d: dict) -> "TeacherConfig":

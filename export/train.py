@@ -32,6 +32,7 @@ from .models.stn import input_to_crop_pixels
 from .predict import TeacherPredictor
 
 DEFAULT_DATA = shared_data_dir() / "ytf68"
+BRANCH_PREFIXES = ("backbone.pose_features.", "backbone.pose_reduce.", "backbone.pose_descriptor.", "backbone.pose_rotation.")
 
 
 def warm_start(model: Teacher, path: str | Path) -> None:
@@ -41,9 +42,13 @@ def warm_start(model: Teacher, path: str | Path) -> None:
     in place and starts each added block as the identity (its last BatchNorm scale zeroed), so
     training resumes from the same function with more capacity. A larger crop and input fit when
     the backbone's last feature map keeps its size (stage 14: 112 to 128 px, 4 x 4 both). A pose
-    branch missing from the checkpoint starts as a copy of the trunk (``branch_weights``)."""
+    branch missing from the checkpoint starts as a copy of the trunk (``branch_weights``); a
+    detached one (stage 17) is left out of a model without a branch, which is then the trunk."""
     ck = torch.load(path, map_location="cpu", weights_only=False)
     weights = {k: v.float() for k, v in (ck.get("ema") or ck["model"]).items() if k != "n_averaged"}
+    if getattr(ck["config"]["model"], "pose_detached", False) and not model.cfg.pose_branch:
+        weights = {k: v for k, v in weights.items() if not k.startswith(BRANCH_PREFIXES)}
+        print(f"{path}: its detached pose branch is left out (the trunk is the same function without it)")
     if not model.cfg.use_stn:
         weights = {k: v for k, v in weights.items() if not k.startswith("stn.")}
     old_blocks, added = tuple(ck["config"]["model"].blocks), []
@@ -67,10 +72,14 @@ def warm_start(model: Teacher, path: str | Path) -> None:
 
 def branch_weights(model: Teacher, weights: dict) -> dict:
     """``weights`` plus, for a pose branch the checkpoint lacks, copies of the trunk layers it
-    duplicates: the warm-started teacher starts as the same function."""
-    if any(k.startswith("backbone.pose_features.") for k in weights):
-        return weights
+    duplicates (and of the trunk's rotation rows for a detached rotation head): the warm-started
+    teacher starts as the same function."""
     out = dict(weights)
+    if model.backbone.pose_rotation is not None and "backbone.pose_rotation.weight" not in weights:
+        out["backbone.pose_rotation.weight"] = weights["backbone.pose.weight"][:6].clone()
+        out["backbone.pose_rotation.bias"] = weights["backbone.pose.bias"][:6].clone()
+    if any(k.startswith("backbone.pose_features.") for k in weights):
+        return out
     for branch, source in model.backbone.branch_sources().items():
         for key, value in weights.items():
             if key.startswith("backbone." + source):

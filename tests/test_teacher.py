@@ -284,6 +284,54 @@ def test_a_pose_branch_starts_as_the_trunk_and_learns_pose_apart(tmp_path, stage
         create_model("teacher", **dict(SMALL, pose_branch=5))
 
 
+def test_a_detached_pose_branch_turns_the_reported_pose_and_never_the_landmarks(tmp_path):
+    """``pose_detached``: the branch's own rotation head starts as the trunk's rotation rows, so
+    the warm-started teacher is the checkpoint's function; training the branch alone on a
+    rotation target then moves the reported rotation while the projected landmarks, camera-space
+    points and visibility stay identical to the bit."""
+    from export.canonical_sfm import build_canonical_face
+    from export.checkpoint import save_checkpoint
+    from export.train import freeze, warm_start
+
+    torch.manual_seed(0)
+    plain = create_model("teacher", **SMALL).eval()
+    torch.nn.init.normal_(plain.backbone.pose.weight, std=0.1)
+    save_checkpoint(tmp_path / "plain.pt", plain, build_canonical_face())
+    detached = create_model("teacher", **dict(SMALL, pose_branch=4, pose_detached=True))
+    warm_start(detached, tmp_path / "plain.pt")
+    detached.eval()
+    q, n = _queries()
+    x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+    d = torch.zeros(2, dtype=torch.long)
+    a, b = plain(x, q, n, d), detached(x, q, n, d)
+    for key in ("landmarks", "rotation", "camera", "visibility"):
+        assert torch.equal(a[key], b[key]), key
+    freeze(detached, ("stn.", "backbone.features.", "backbone.reduce.", "backbone.descriptor.", "backbone.pose.",
+                      "deformer.", "head."))
+    params = [p for p in detached.parameters() if p.requires_grad]
+    assert params and all(name.startswith("backbone.pose_") and not name.startswith("backbone.pose.")
+                          for name, p in detached.named_parameters() if p.requires_grad)
+    opt = torch.optim.Adam(params, lr=1e-2)
+    target = torch.eye(3).expand(2, 3, 3)
+    before = (b["rotation"] - target).norm()
+    for _ in range(20):
+        opt.zero_grad()
+        (detached(x, q, n, d)["rotation"] - target).pow(2).sum().backward()
+        opt.step()
+    detached.eval()
+    c = detached(x, q, n, d)
+    assert (c["rotation"] - target).norm() < 0.5 * before
+    for key in ("landmarks", "camera", "visibility"):
+        assert torch.equal(c[key], a[key]), key
+    assert torch.equal(c["rotation_projection"], a["rotation"])
+    save_checkpoint(tmp_path / "detached.pt", detached, build_canonical_face())
+    trunk = create_model("teacher", **SMALL)
+    warm_start(trunk, tmp_path / "detached.pt")  # the branch is left out: a branchless recipe still warm-starts
+    assert torch.equal(trunk.eval()(x, q, n, d)["landmarks"], a["landmarks"])
+    with pytest.raises(ValueError, match="pose_detached"):
+        create_model("teacher", **dict(SMALL, pose_detached=True))
+
+
 def test_warm_start_at_a_larger_crop_needs_the_same_last_feature_map(tmp_path):
     """A larger crop and input take every weight when the backbone's last feature map keeps its
     size (56 -> 64 px crops: 2 x 2 both); one that changes it (96 px: 3 x 3) is refused with a

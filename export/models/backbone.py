@@ -18,13 +18,18 @@ class PoseBackbone(nn.Module):
     With ``pose_branch`` = k > 0 the last k stages, the reduction and the descriptor layers are
     duplicated into a branch that feeds only the pose head: rendered faces can then teach pose
     to the branch while the landmark descriptor keeps what real faces taught the trunk
-    (docs/TEACHER.md, stage 15)."""
+    (docs/TEACHER.md, stage 15). With ``pose_detached`` as well, the branch has a rotation head
+    of its own (``pose_rotation``) and the trunk keeps the pose head that the landmarks are
+    projected with, so the reported head rotation can learn from rendered faces without moving
+    any landmark (stage 17)."""
 
     def __init__(self, crop_size: int, widths: tuple[int, ...] = (32, 64, 128, 256), blocks: tuple[int, ...] = (1, 1, 1, 1),
-                 descriptor: int = 256, pose_branch: int = 0):
+                 descriptor: int = 256, pose_branch: int = 0, pose_detached: bool = False):
         super().__init__()
         if not 0 <= pose_branch <= len(widths):
             raise ValueError(f"pose_branch must be 0..{len(widths)} stages, got {pose_branch}")
+        if pose_detached and not pose_branch:
+            raise ValueError("pose_detached needs a pose branch (pose_branch >= 1)")
         w0 = widths[0]
         layers: list[nn.Module] = [conv_bn_act(3, w0 // 2, 3, 2), conv_bn_act(w0 // 2, w0, 3, 1)]
         cin = w0
@@ -45,6 +50,11 @@ class PoseBackbone(nn.Module):
         nn.init.zeros_(self.pose.weight)
         with torch.no_grad():
             self.pose.bias.copy_(torch.tensor([1.0, 0, 0, 0, 1.0, 0, 0, 0, 0, 0]))
+        self.pose_rotation = nn.Linear(descriptor, 6) if pose_detached else None
+        if self.pose_rotation is not None:
+            with torch.no_grad():
+                self.pose_rotation.weight.copy_(self.pose.weight[:6])
+                self.pose_rotation.bias.copy_(self.pose.bias[:6])
         self.out_dim = descriptor
 
     def branch_sources(self) -> dict[str, str]:
@@ -54,12 +64,17 @@ class PoseBackbone(nn.Module):
         pairs = {f"pose_features.{i}.": f"features.{self.split + i}." for i in range(len(self.pose_features))}
         return pairs | {"pose_reduce.": "reduce.", "pose_descriptor.": "descriptor."}
 
-    def forward(self, crop: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Returns (descriptor (B, D), raw pose (B, 10): 6D rotation, centre xy, log depth, log focal)."""
+    def forward(self, crop: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Returns (descriptor (B, D), raw pose (B, 10): 6D rotation, centre xy, log depth, log
+        focal, the head rotation (B, 6) in 6D: the pose's own unless ``pose_detached``)."""
         if self.split is None:
             d = self.descriptor(self.reduce(self.features(crop)).flatten(1))
-            return d, self.pose(d)
+            pose = self.pose(d)
+            return d, pose, pose[:, :6]
         shared = self.features[: self.split](crop)
         d = self.descriptor(self.reduce(self.features[self.split:](shared)).flatten(1))
         p = self.pose_descriptor(self.pose_reduce(self.pose_features(shared)).flatten(1))
-        return d, self.pose(p)
+        if self.pose_rotation is None:
+            pose = self.pose(p)
+            return d, pose, pose[:, :6]
+        return d, self.pose(d), self.pose_rotation(p)

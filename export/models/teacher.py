@@ -21,7 +21,10 @@ class Teacher(nn.Module):
     - ``landmarks`` (B, N, 2): input-image pixels; ``landmarks_crop`` (B, N, 2): crop pixels;
     - ``canonical`` (B, N, 3): predicted 3D landmarks in the canonical frame, mm;
     - ``camera`` (B, N, 3): the same in the crop's camera space (OpenCV axes), mm;
-    - ``rotation`` (B, 3, 3), ``translation`` (B, 3) mm, ``focal`` (B,) crop pixels: the crop's camera;
+    - ``rotation`` (B, 3, 3): the head rotation the teacher reports; ``rotation_projection``
+      (B, 3, 3), ``translation`` (B, 3) mm, ``focal`` (B,) crop pixels: the crop's camera that the
+      landmarks, camera-space points and visibility come from (with ``pose_detached`` the trunk's
+      own rotation, otherwise ``rotation`` itself);
     - ``rotation_input`` (B, 3, 3), ``camera_input`` (B, N, 3): the head rotation and camera-space
       points turned into the input image's orientation (the region's in-plane angle undone), so
       pose is measured in the image, whatever angle the spatial transformer chose;
@@ -36,7 +39,8 @@ class Teacher(nn.Module):
         if not cfg.use_stn:
             for p in self.stn.parameters():
                 p.requires_grad_(False)
-        self.backbone = PoseBackbone(cfg.crop_size, cfg.widths, cfg.blocks, cfg.descriptor, cfg.pose_branch)
+        self.backbone = PoseBackbone(cfg.crop_size, cfg.widths, cfg.blocks, cfg.descriptor, cfg.pose_branch,
+                                     cfg.pose_detached)
         self.encoding = PositionalEncoding(cfg.pe_freqs)
         self.deformer = QueryDeformer(self.encoding, len(cfg.datasets))
         self.head = QueryHead(self.backbone.out_dim, self.encoding.out_dim)
@@ -44,22 +48,23 @@ class Teacher(nn.Module):
     def forward(self, image: torch.Tensor, queries: torch.Tensor, normals: torch.Tensor, dataset: torch.Tensor) -> dict[str, torch.Tensor]:
         cfg = self.cfg
         crop, theta = self.stn(image)
-        descriptor, pose = self.backbone(crop)
+        descriptor, pose, head_rotation = self.backbone(crop)
         offsets = self.deformer(queries, dataset)
         q = queries[None] + offsets
         canonical = q + self.head(descriptor, self.encoding(q))
 
-        rotation = rotation_from_6d(pose[:, :6])
+        projection = rotation_from_6d(pose[:, :6])
+        rotation = rotation_from_6d(head_rotation) if cfg.pose_detached else projection
         c = (cfg.crop_size - 1) / 2
         focal = cfg.focal0 * cfg.crop_size * pose[:, 9].exp()
         tz = cfg.depth0 * pose[:, 8].exp()
         txy = pose[:, 6:8] * (cfg.crop_size / 2) * tz[:, None] / focal[:, None]
         translation = torch.cat([txy, tz[:, None]], dim=-1)
-        cam = to_camera(canonical, rotation, translation)
+        cam = to_camera(canonical, projection, translation)
         lm_crop = project(cam, focal, c)
         lm_input = crop_to_input_pixels(lm_crop, theta, cfg.crop_size, cfg.input.size)
 
-        visibility = facing_camera(normals, rotation, cam)
+        visibility = facing_camera(normals, projection, cam)
         turn = region_turn(theta)
         return {
             "theta": theta,
@@ -69,6 +74,7 @@ class Teacher(nn.Module):
             "canonical": canonical,
             "camera": cam,
             "rotation": rotation,
+            "rotation_projection": projection,
             "rotation_input": turn @ rotation,
             "camera_input": cam @ turn.transpose(1, 2),
             "translation": translation,
