@@ -285,7 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.set_defaults(func=_cmd_eval)
 
     e3 = sub.add_parser("eval-3d", help="head pose, 3D landmarks, visibility, wflw98 and jitter on synthetic faces (needs [train])")
-    e3.add_argument("--model", help="teacher checkpoint (.pt); default: the shipped bundle through the runtime")
+    e3.add_argument("--model", help="teacher checkpoint (.pt), or a bundle folder/zip through the runtime; default: the shipped bundle")
     e3.add_argument("--faces", type=int, default=600, help="synthetic test faces (seeded, fixed)")
     e3.add_argument("--sequences", type=int, default=12, help="synthetic sequences for jitter")
     e3.add_argument("--frames", type=int, default=40, help="frames per sequence")

@@ -40,7 +40,7 @@ def load_checkpoint(path: str | Path) -> tuple[Teacher, CanonicalFace, dict]:
     """Load (model in eval mode, canonical face, the whole checkpoint dict).
 
     Raises:
-        BundleError: a missing or unreadable file, or an unknown checkpoint version."""
+        BundleError: a missing or unreadable file, an unknown checkpoint version, or a student's."""
     path = Path(path)
     if not path.is_file():
         raise BundleError(f"checkpoint {path} not found")
@@ -48,6 +48,9 @@ def load_checkpoint(path: str | Path) -> tuple[Teacher, CanonicalFace, dict]:
         ck = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as e:  # torch raises several types for corrupt files
         raise BundleError(f"cannot read checkpoint {path}: {e}") from None
+    if isinstance(ck, dict) and ck.get("kind") == "student":
+        raise BundleError(f"{path} is a student checkpoint, not a teacher; export it (edge-landmarks export --student "
+                          f"{path} --out DIR) and evaluate the bundle folder DIR")
     if not isinstance(ck, dict) or ck.get("version") != CHECKPOINT_VERSION:
         raise BundleError(f"{path}: unknown checkpoint version {ck.get('version') if isinstance(ck, dict) else None}; expected {CHECKPOINT_VERSION}")
     cfg = ck["config"]["model"]

@@ -98,7 +98,8 @@ def evaluate_3d(model: str | Path | None = None, n_faces: int = 600, n_sequences
     from .synthetic.dataset import scene_seeds, synthetic_test_set
     from .synthetic.generate import render_sequence
 
-    pred = TeacherCheckpointPredictor(model) if model else RuntimePredictor(None, backend, precision)
+    bundle = model is None or Path(model).is_dir() or Path(model).suffix == ".zip"
+    pred = RuntimePredictor(model, backend, precision) if bundle else TeacherCheckpointPredictor(model)
     samples = list(tqdm(synthetic_test_set(n_faces, seed, size), total=n_faces, desc="render test set", leave=False))
     images, boxes = [s.image for s in samples], [s.box for s in samples]
     p = pred.predict(images, boxes)

@@ -38,3 +38,26 @@ def test_eval_3d_writes_the_documented_report_and_refuses_to_overwrite(tmp_path,
     assert main(args) != 0
     assert out.read_bytes() == before
     assert "exists" in capsys.readouterr().err
+
+
+def test_eval_3d_takes_a_bundle_folder_and_names_a_student_checkpoint(capsys):
+    """``--model`` takes a bundle folder (through the runtime, like the default) or a teacher
+    checkpoint; a student checkpoint is refused with a message that says how to evaluate it."""
+    from pathlib import Path
+
+    from export.synthetic.render import RenderUnavailableError, gl_context
+
+    try:
+        gl_context()
+    except RenderUnavailableError as e:
+        pytest.skip(f"no OpenGL context: {e}")
+    import edge_landmarks
+    from edge_landmarks.cli import main
+
+    repo = Path(__file__).resolve().parents[1]
+    small = ["--faces", "8", "--sequences", "1", "--frames", "8", "--backend", "onnxruntime", "--precision", "fp32"]
+    assert main(["eval-3d", "--model", str(Path(edge_landmarks.__file__).parent / "models" / "default"), *small]) == 0
+    assert "bundle (onnxruntime fp32)" in capsys.readouterr().out
+    assert main(["eval-3d", "--model", str(repo / "export" / "checkpoints" / "student.pt"), *small]) != 0
+    err = capsys.readouterr().err
+    assert "student checkpoint" in err and "edge-landmarks export" in err
