@@ -26,6 +26,7 @@ from .errors import BundleError, InputError
 _rowdot = getattr(np, "vecdot", None) or (lambda a, b: np.einsum("...d,...d->...", a, b))
 CANONICAL_TO_CAMERA = np.diag([1.0, -1.0, -1.0]).astype(np.float32)
 POSE_FIELDS = 11  # rot6d (6), centre xy (2), log depth, log focal, score logit
+HEAD_POSE_FIELDS = 6  # optional: the reported head rotation (rot6d) of a student with a pose head
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,8 @@ class Decoded:
     """Batch of decoded faces, in the network input's pixel frame.
 
     ``landmarks`` (B, N, 2) input pixels; ``canonical`` (B, N, 3) mm; ``camera`` (B, N, 3) mm,
-    OpenCV camera axes of the input crop; ``rotation`` (B, 3, 3); ``translation`` (B, 3) mm;
+    OpenCV camera axes of the input crop; ``rotation`` (B, 3, 3) the head pose (with a pose head
+    its own rotation, otherwise the one the points are projected with); ``translation`` (B, 3) mm;
     ``focal`` (B,) input pixels; ``visibility`` (B, N) in [0, 1]; ``score`` (B,) in [0, 1];
     ``angles`` (B, 3) yaw, pitch, roll of ``rotation`` in degrees (``euler_yaw_pitch_roll``)."""
 
@@ -63,9 +65,10 @@ class Decoded:
 
 @dataclass(frozen=True)
 class Tail:
-    """Head weights (F -> K + 11), shape bases and camera priors of a student model."""
+    """Head weights (F -> K + 11, or K + 17 with a pose head), shape bases and camera priors of a
+    student model."""
 
-    weight: np.ndarray  # (F, K + 11)
+    weight: np.ndarray  # (F, K + 11) or (F, K + 17)
     bias: np.ndarray  # (K + 11,)
     input_size: int
     depth0: float
@@ -75,9 +78,19 @@ class Tail:
     layout_mean: dict[str, np.ndarray]
     layout_basis: dict[str, np.ndarray]
 
+    def __post_init__(self):
+        if self.weight.ndim != 2 or self.weight.shape[1] - self.num_coeffs not in (POSE_FIELDS, POSE_FIELDS + HEAD_POSE_FIELDS):
+            raise BundleError(f"the tail's head has shape {self.weight.shape} for {self.num_coeffs} shape coefficients; "
+                              f"expected (F, {self.num_coeffs} + {POSE_FIELDS}), or {HEAD_POSE_FIELDS} more with a pose head")
+
     @property
     def num_coeffs(self) -> int:
         return self.dense_basis.shape[0]
+
+    @property
+    def pose_head(self) -> bool:
+        """Whether the head reports the pose with a rotation of its own (``HEAD_POSE_FIELDS`` more columns)."""
+        return self.weight.shape[1] == self.num_coeffs + POSE_FIELDS + HEAD_POSE_FIELDS
 
     def point_set(self, face: CanonicalFace, layout: str | np.ndarray) -> PointSet:
         """Rows for a bundled layout name, mesh vertex ids (N,), or barycentric points (N, 4)
@@ -164,20 +177,22 @@ class Tail:
 
 
 def _pose_rows(pose: list, size: int, focal0: float, depth0: float):
-    """Rows of the network's pose fields -> rotation (B, 3, 3), its (R @ diag(1, -1, -1))^T for
-    row-vector points (B, 3, 3), translation (B, 3) mm, focal (B,) input pixels, score (B,) and
-    yaw, pitch, roll (B, 3) degrees, all float32 views of one array. Row by row in Python
-    floats: for the few faces of a call that is several times cheaper than a dozen numpy
-    operations on tiny arrays."""
+    """Rows of the network's pose fields -> head rotation (B, 3, 3), the projection's
+    (R @ diag(1, -1, -1))^T for row-vector points (B, 3, 3), translation (B, 3) mm, focal (B,)
+    input pixels, score (B,) and the head rotation's yaw, pitch, roll (B, 3) degrees, all float32
+    views of one array. The head rotation is the projection's unless the row carries
+    ``HEAD_POSE_FIELDS`` more values (a pose head). Row by row in Python floats: for the few
+    faces of a call that is several times cheaper than a dozen numpy operations on tiny arrays."""
     rows = []
     for p in pose:
         r = _rotation_6d_row(*p[:6])
+        h = _rotation_6d_row(*p[POSE_FIELDS:]) if len(p) > POSE_FIELDS else r
         fl = focal0 * size * math.exp(p[9])
         tz = depth0 * math.exp(p[8])
         per = (size / 2) * tz / fl
-        rows.append((*r[0], *r[1], *r[2], r[0][0], r[1][0], r[2][0], -r[0][1], -r[1][1], -r[2][1],
+        rows.append((*h[0], *h[1], *h[2], r[0][0], r[1][0], r[2][0], -r[0][1], -r[1][1], -r[2][1],
                      -r[0][2], -r[1][2], -r[2][2], p[6] * per, p[7] * per, tz, fl, 0.5 * (1.0 + math.tanh(0.5 * p[10])),
-                     *_euler_row(r)))
+                     *_euler_row(h)))
     a = np.array(rows, np.float32).reshape(-1, 26)
     return a[:, :9].reshape(-1, 3, 3), a[:, 9:18].reshape(-1, 3, 3), a[:, 18:21], a[:, 21], a[:, 22], a[:, 23:]
 

@@ -21,7 +21,7 @@ from edge_landmarks.bundle import FORMAT, FORMAT_VERSION, sha256_file
 from edge_landmarks.canonical import CanonicalFace
 from edge_landmarks.data import load_ytf68
 from edge_landmarks.data.split import train_val
-from edge_landmarks.decode import POSE_FIELDS, Tail
+from edge_landmarks.decode import HEAD_POSE_FIELDS, POSE_FIELDS, Tail
 from edge_landmarks.errors import EdgeLandmarksError
 from edge_landmarks.evaluate import evaluate_runtime
 
@@ -206,7 +206,7 @@ def record_probe_deviation(root: Path, manifest: dict) -> None:
 
 def _manifest(root: Path, model: Student, face: CanonicalFace, ck: dict, command: str, models: list) -> dict:
     cfg = model.cfg
-    k = cfg.num_coeffs
+    k, extra = cfg.num_coeffs, HEAD_POSE_FIELDS if cfg.pose_head else 0
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -223,7 +223,8 @@ def _manifest(root: Path, model: Student, face: CanonicalFace, ck: dict, command
                              "cv2.warpAffine bilinear with replicated border; value = (pixel / 255 - mean) / std"},
         "output": {"name": "features", "shape": [1, cfg.features], "dtype": "float32",
                    "head": {"coeffs": [0, k], "rotation_6d": [k, k + 6], "centre_xy": [k + 6, k + 8], "log_depth": k + 8,
-                            "log_focal": k + 9, "score_logit": k + 10, "width": k + POSE_FIELDS}},
+                            "log_focal": k + 9, "score_logit": k + 10, "width": k + POSE_FIELDS + extra}
+                   | ({"head_rotation_6d": [k + POSE_FIELDS, k + POSE_FIELDS + extra]} if extra else {})},
         "float_tail": ("Kept in float32 numpy on every backend and precision (edge_landmarks/decode.py): the head "
                        "layer (features -> shape coefficients and pose), the linear shape bases, the rotation, the "
                        "perspective projection and the affine back to image pixels. Quantizing this tail would cost "

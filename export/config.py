@@ -69,6 +69,7 @@ class StudentConfig:
     num_coeffs: int = 32
     depth0: float = 600.0
     focal0: float = 2.9
+    pose_head: bool = False  # a rotation of its own (6 more head outputs) reports the head pose; the landmarks keep theirs
 
     @classmethod
     def from_dict(cls, d: dict) -> "StudentConfig":

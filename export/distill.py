@@ -33,7 +33,7 @@ from . import losses
 from .augment import AugmentConfig, draw_rotation, flip_source, photometric, to_tensor_layout
 from .checkpoint import canonical_to_dict, load_checkpoint
 from .config import DistillConfig, StudentConfig
-from .models.student import Student, feature_grid
+from .models.student import HEAD_POSE_FIELDS, Student, feature_grid
 from .predict import TeacherPredictor
 from .loop import epoch_loader, optimisation, record_epoch, resume_from, run_epoch
 from .train import DEFAULT_DATA, deepen_weights
@@ -210,10 +210,15 @@ def warm_start_student(model: Student, path: str | Path) -> None:
     src, _, _ = load_student(path)
     old, new = src.cfg, model.cfg
     _check_growable(old, new, path)
-    if replace(old, input=new.input) == new:  # same layers (at most a finer input): every weight as it is
-        model.load_state_dict(src.state_dict())
+    source = src.state_dict()
+    if new.pose_head and not old.pose_head:  # the pose head starts as the rotation the landmarks project with
+        k = old.num_coeffs
+        for name in ("head.weight", "head.bias"):
+            source[name] = torch.cat([source[name], source[name][k:k + HEAD_POSE_FIELDS]])
+    if replace(old, input=new.input, pose_head=new.pose_head) == new:  # same layers (at most a finer input)
+        model.load_state_dict(source)
         return
-    weights, added = deepen_weights(src.state_dict(), tuple(s[1] for s in old.stages), tuple(s[1] for s in new.stages), stem=1)
+    weights, added = deepen_weights(source, tuple(s[1] for s in old.stages), tuple(s[1] for s in new.stages), stem=1)
     target = model.state_dict()
     with torch.no_grad():
         for key, value in weights.items():
@@ -233,8 +238,11 @@ def _check_growable(old: StudentConfig, new: StudentConfig, path) -> None:
     many or more blocks, expansion and reduction channels (an expansion of 1, no expansion layer,
     stays 1). The input side may grow if the last feature map keeps its size: every weight
     then fits, and the network sees the same framing at a finer sampling (a near copy of the
-    function, not an exact one, since each layer's receptive field covers less of the face)."""
+    function, not an exact one, since each layer's receptive field covers less of the face). A
+    pose head (``pose_head``) may be added, not removed."""
     same = [f for f in ("features", "num_coeffs", "depth0", "focal0") if getattr(old, f) != getattr(new, f)]
+    if old.pose_head and not new.pose_head:
+        same.append("pose_head")
     if replace(old.input, size=new.input.size) != new.input or new.input.size < old.input.size \
             or feature_grid(old) != feature_grid(new):
         same.append("input")

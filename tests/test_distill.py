@@ -146,3 +146,49 @@ def test_a_student_takes_a_finer_input_when_its_last_feature_map_keeps_its_size(
         other = student(replace(small, input=InputSpec(size=size, enlarge=1.5)))
         with pytest.raises(ValueError, match="not a grown copy"):
             warm_start_student(other, tmp_path / "small.pt")
+
+
+def test_a_pose_head_starts_as_the_projection_and_the_tail_decodes_it_like_torch(sfm_dir, tmp_path):
+    """``pose_head``: warm-started from a student without one, the reported rotation starts as
+    the one the landmarks project with; once it moves, the landmarks, camera points and
+    visibility stay the projection's, and the numpy tail of the bundle decodes the reported
+    rotation and its angles like the PyTorch student. A pose head cannot be dropped again."""
+    from export.bundle import tail_from_student
+    from export.distill import face_tensors, save_student, warm_start_student
+    from export.models.camera import euler_yaw_pitch_roll
+    from export.models.student import Student
+
+    face, small, _ = _tiny_students(sfm_dir, 48)
+    ids = {n: torch.as_tensor(face.layout_vertices(n), dtype=torch.long) for n in face.layouts}
+    student = lambda cfg: Student(cfg, torch.as_tensor(face.vertices, dtype=torch.float32), ids)  # noqa: E731
+    torch.manual_seed(0)
+    src = student(small)
+    with torch.no_grad():
+        src.head.weight.normal_(0, 0.02)
+    save_student(tmp_path / "plain.pt", src, face, best_weights="model")
+    dst = student(replace(small, pose_head=True))
+    warm_start_student(dst, tmp_path / "plain.pt")
+    ft = face_tensors(face)
+    rows = {"p": (*src.layout_rows("ibug68"), ft["normals"][ft["ibug68"]])}
+    x = torch.randn(2, 3, 48, 48, generator=torch.Generator().manual_seed(1))
+    src.eval()
+    dst.eval()
+    with torch.no_grad():
+        a, b = src(x, rows)["p"], dst(x, rows)["p"]
+        assert torch.equal(a["landmarks"], b["landmarks"]) and torch.equal(a["rotation"], b["rotation"])
+        dst.head.weight[small.num_coeffs + 11:] += torch.randn(6, small.features, generator=torch.Generator().manual_seed(2))
+        c = dst(x, rows)["p"]
+    assert (c["rotation"] - a["rotation"]).abs().max() > 0.05
+    for key in ("landmarks", "camera", "visibility"):
+        assert torch.equal(c[key], a[key]), key
+    tail = tail_from_student(dst)
+    assert tail.pose_head and not tail_from_student(src).pose_head
+    with torch.no_grad():
+        feats = dst.backbone(x).numpy()
+    d = tail.decode(feats, tail.point_set(face, "ibug68"))
+    assert np.abs(d.landmarks - c["landmarks"].numpy()).max() < 1e-3
+    assert np.abs(d.rotation - c["rotation"].numpy()).max() < 1e-5
+    assert np.abs(d.angles - euler_yaw_pitch_roll(c["rotation"].double()).numpy()).max() < 1e-3
+    save_student(tmp_path / "head.pt", dst, face, best_weights="model")
+    with pytest.raises(ValueError, match="not a grown copy"):
+        warm_start_student(student(small), tmp_path / "head.pt")

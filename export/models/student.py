@@ -17,6 +17,8 @@ from .camera import facing_camera, project, rotation_from_6d, to_camera
 from .layers import conv_bn_act
 
 POSE_FIELDS = 11  # rot6d (6), centre xy (2), log depth, log focal, score logit
+HEAD_POSE_FIELDS = 6  # with ``pose_head``: the reported head rotation, rot6d, after the pose fields
+IDENTITY_6D = (1.0, 0, 0, 0, 1.0, 0)
 
 
 class InvertedResidual(nn.Module):
@@ -70,18 +72,23 @@ class Student(nn.Module):
     """Backbone + float head. ``forward(image, point_sets)`` decodes each named set of points.
 
     ``point_sets`` maps a name to ``(mean (N, 3), basis (K, N, 3), normals (N, 3))`` tensors,
-    e.g. from ``layout_rows`` or ``dense_rows`` (both trainable)."""
+    e.g. from ``layout_rows`` or ``dense_rows`` (both trainable). ``rotation`` is the head pose
+    the student reports; the landmarks, camera-space points and visibility are projected with
+    ``rotation_projection``, the same matrix unless ``cfg.pose_head`` gives the reported pose a
+    rotation of its own (as the stage-17 teacher's detached pose head does, docs/TEACHER.md)."""
 
     def __init__(self, cfg: StudentConfig, dense_mean: torch.Tensor, layout_ids: dict[str, torch.Tensor]):
         super().__init__()
         self.cfg = cfg
         self.backbone = StudentBackbone(cfg)
         k = cfg.num_coeffs
-        self.head = nn.Linear(cfg.features, k + POSE_FIELDS)
+        self.head = nn.Linear(cfg.features, k + POSE_FIELDS + (HEAD_POSE_FIELDS if cfg.pose_head else 0))
         nn.init.normal_(self.head.weight, std=1e-3)
         with torch.no_grad():
             self.head.bias.zero_()
-            self.head.bias[k:k + 6] = torch.tensor([1.0, 0, 0, 0, 1.0, 0])
+            self.head.bias[k:k + 6] = torch.tensor(IDENTITY_6D)
+            if cfg.pose_head:
+                self.head.bias[k + POSE_FIELDS:] = torch.tensor(IDENTITY_6D)
         v = dense_mean.shape[0]
         self.dense_mean = nn.Parameter(dense_mean.clone().float())
         self.dense_basis = nn.Parameter(torch.randn(k, v, 3) * 0.1)
@@ -100,17 +107,19 @@ class Student(nn.Module):
         k = cfg.num_coeffs
         coeffs, pose = raw[:, :k], raw[:, k:]
         canonical = mean[None] + torch.einsum("bk,knd->bnd", coeffs, basis)
-        rotation = rotation_from_6d(pose[:, :6])
+        projection = rotation_from_6d(pose[:, :6])
+        rotation = rotation_from_6d(pose[:, POSE_FIELDS:]) if cfg.pose_head else projection
         s = cfg.input.size
         focal = cfg.focal0 * s * pose[:, 9].exp()
         tz = cfg.depth0 * pose[:, 8].exp()
         txy = pose[:, 6:8] * (s / 2) * (tz / focal)[:, None]
         translation = torch.cat([txy, tz[:, None]], dim=-1)
-        cam = to_camera(canonical, rotation, translation)
+        cam = to_camera(canonical, projection, translation)
         return {
             "landmarks": project(cam, focal, (s - 1) / 2),
-            "canonical": canonical, "camera": cam, "rotation": rotation, "translation": translation,
-            "focal": focal, "visibility": facing_camera(normals, rotation, cam), "score_logit": pose[:, 10],
+            "canonical": canonical, "camera": cam, "rotation": rotation, "rotation_projection": projection,
+            "translation": translation, "focal": focal, "visibility": facing_camera(normals, projection, cam),
+            "score_logit": pose[:, 10],
             "coeffs": coeffs, "log_focal": pose[:, 9],
         }
 
