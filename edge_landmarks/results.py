@@ -10,7 +10,10 @@ Conventions:
   face) turned into camera axes by diag(1, -1, -1); a frontal, upright face has R = I.
   ``yaw`` is positive when the nose turns towards the image's left (the subject turns to their
   own right), ``pitch`` positive nose-down, ``roll`` positive when the face turns clockwise in
-  the image; R = Ry(yaw) @ Rx(pitch) @ Rz(roll).
+  the image; R = Ry(yaw) @ Rx(pitch) @ Rz(roll). With a bundle whose model has a pose head (the
+  shipped one does), the pose is that head's estimate, while ``landmarks_3d`` and ``visibility``
+  keep the rigid transform that projects onto ``landmarks`` (fitted to 2D labels): the two
+  rotations may differ by a few degrees.
 """
 from __future__ import annotations
 
