@@ -69,7 +69,7 @@ class Tail:
     student model."""
 
     weight: np.ndarray  # (F, K + 11) or (F, K + 17)
-    bias: np.ndarray  # (K + 11,)
+    bias: np.ndarray  # (K + 11,) or (K + 17,)
     input_size: int
     depth0: float
     focal0: float
