@@ -143,3 +143,20 @@ def test_pose_section_tables():
     text = "\n".join(_pose_section(res))
     assert "| ours (onnxruntime int8) | 4.00° | 4.00° | 4.00° | **4.00°** | 5 |" in text
     assert "\\|yaw\\| 60-90° (5 faces)" in text and "6.50° (6.5 / 6.5 / 6.5)" in text
+
+
+def test_thread_wake_times_each_call_after_its_busy_gap():
+    """``benchmarks.thread_wake``: every timed call follows a gap of busy work of the asked
+    length, and the gap itself is not counted in the call's time."""
+    import time
+
+    from benchmarks.thread_wake import busy, call_times
+
+    t = time.perf_counter()
+    busy(2000)
+    assert time.perf_counter() - t >= 2e-3
+    stamps = []
+    times = call_times(lambda x: stamps.append(time.perf_counter()), None, gap_us=1000, calls=5, warmup=2)
+    assert len(times) == 5 and all(0 <= s < 1e-3 for s in times)
+    gaps = np.diff(stamps[2:])
+    assert (gaps >= 1e-3).all()
