@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 
 import numpy as np
 import torch
 
 from edge_landmarks.data import load_ytf68
 from edge_landmarks.data.split import train_val
+from edge_landmarks.decode import POSE_FIELDS
 from edge_landmarks.geometry import apply_affine, box_to_input_affine, tight_box
 from edge_landmarks.paths import shared_data_dir
 from export.checkpoint import load_checkpoint
@@ -40,11 +42,11 @@ def refit_nme(student, normals, mean, basis, targets, gt, steps: int = 800) -> f
     """Per face, the coefficients and pose that bring the student's decoded points closest to
     ``targets`` (input-crop pixels); mean NME of those points against ``gt``, percent."""
     k, n = basis.shape[0], len(targets)
-    raw = torch.nn.Parameter(torch.zeros(n, k + 11))
+    raw = torch.nn.Parameter(torch.zeros(n, k + POSE_FIELDS))
     with torch.no_grad():
         raw[:, k] = raw[:, k + 4] = 1.0  # identity rotation (6D), centred, prior depth and focal
-    cfg = student.cfg.__class__(**{**student.cfg.__dict__, "num_coeffs": k})
-    student.cfg, student.head = cfg, _Fixed(raw)
+    # one rotation fitted per face: a pose head (the reported pose) plays no part in the points
+    student.cfg, student.head = replace(student.cfg, num_coeffs=k, pose_head=False), _Fixed(raw)
     iod = (gt[:, 36] - gt[:, 45]).norm(dim=-1)
     opt = torch.optim.Adam([raw], lr=0.02)
     for _ in range(steps):

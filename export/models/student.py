@@ -12,12 +12,12 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
+from edge_landmarks.decode import HEAD_POSE_FIELDS, POSE_FIELDS  # the numpy tail reads the same head layout
+
 from ..config import StudentConfig
 from .camera import facing_camera, project, rotation_from_6d, to_camera
 from .layers import conv_bn_act
 
-POSE_FIELDS = 11  # rot6d (6), centre xy (2), log depth, log focal, score logit
-HEAD_POSE_FIELDS = 6  # with ``pose_head``: the reported head rotation, rot6d, after the pose fields
 IDENTITY_6D = (1.0, 0, 0, 0, 1.0, 0)
 
 
