@@ -44,13 +44,15 @@ class TeacherConfig:
     focal0: float = 2.9  # prior focal length in crop widths
     pose_branch: int = 0  # last backbone stages duplicated into a pose-only branch (models/backbone.py)
     pose_detached: bool = False  # the branch's rotation is reported only; landmarks project with the trunk's
+    refine_taps: tuple[int, ...] = ()  # backbone stages a local refinement step reads around each point (models/refine.py); () = none
+    refine_steps: int = 1  # cascaded refinement steps when refine_taps is set, each with its own weights
 
     @classmethod
     def from_dict(cls, d: dict) -> "TeacherConfig":
         d = _checked(cls, d)
         if "input" in d:
             d["input"] = InputSpec(**d["input"])
-        for k in ("widths", "blocks", "datasets"):
+        for k in ("widths", "blocks", "datasets", "refine_taps"):
             if k in d:
                 d[k] = tuple(d[k])
         return cls(**d)
@@ -139,12 +141,14 @@ class TrainConfig:
     threads: int = 0  # 0: torch's default
     init: str = ""  # warm start: model weights (EMA if present) of this teacher checkpoint; "" = from scratch
     frozen: tuple[str, ...] = ()  # parameter-name prefixes kept as warm-started (e.g. "stn.", "backbone.features.")
+    frozen_eval: bool = False  # frozen BatchNorm layers normalise with their running statistics in training too, as at inference
     # loss weights
     w_landmarks: float = 1.0
     w_shape_prior: float = 0.02
     w_symmetry: float = 0.02
     w_upright: float = 0.0  # canonical shapes' rigid turn against the template (losses.upright); measured not to help pose
     w_region: float = 1.0
+    w_coarse: float = 0.0  # the landmarks before the local refinement (refine_taps), wing loss like the refined ones
     w_focal_prior: float = 0.1
     # synthetic faces (export.synthetic) mixed into every step; 0 = real faces only
     synthetic_faces: int = 0  # rendered once, seeds 0 .. n-1 (the eval-3d test set uses other seeds)

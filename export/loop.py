@@ -76,10 +76,13 @@ def epoch_loader(ds: Dataset, cfg, epoch: int) -> prefetch:
 
 
 def run_epoch(model: torch.nn.Module, loader, step_loss: Callable[[dict], tuple[torch.Tensor, dict]], params: list,
-              opt, sched, ema, desc: str) -> dict:
+              opt, sched, ema, desc: str, fixed: tuple[torch.nn.Module, ...] = ()) -> dict:
     """One pass over ``loader``: ``step_loss(batch) -> (loss, parts)``, clipped AdamW step, schedule
-    and EMA update per batch; returns each loss part averaged over the epoch."""
+    and EMA update per batch; returns each loss part averaged over the epoch. The ``fixed``
+    modules stay in eval mode (BatchNorm normalises with its running statistics)."""
     model.train()
+    for m in fixed:
+        m.eval()
     run: dict = {}
     bar = tqdm(loader, desc=desc, leave=False, mininterval=5)
     for batch in bar:

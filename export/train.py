@@ -28,7 +28,7 @@ from .config import TrainConfig
 from .dataset import LandmarkDataset
 from .loop import epoch_loader, optimisation, prefetch, record_epoch, resume_from, run_epoch
 from .models import Teacher
-from .models.stn import input_to_crop_pixels
+from .models.stn import crop_to_input_pixels, input_to_crop_pixels
 from .predict import TeacherPredictor
 
 DEFAULT_DATA = shared_data_dir() / "ytf68"
@@ -43,7 +43,8 @@ def warm_start(model: Teacher, path: str | Path) -> None:
     training resumes from the same function with more capacity. A larger crop and input fit when
     the backbone's last feature map keeps its size (stage 14: 112 to 128 px, 4 x 4 both). A pose
     branch missing from the checkpoint starts as a copy of the trunk (``branch_weights``); a
-    detached one (stage 17) is left out of a model without a branch, which is then the trunk."""
+    detached one (stage 17) is left out of a model without a branch, which is then the trunk. Local
+    refinement steps the checkpoint lacks start at zero offsets (stages 18 and 20)."""
     ck = torch.load(path, map_location="cpu", weights_only=False)
     weights = {k: v.float() for k, v in (ck.get("ema") or ck["model"]).items() if k != "n_averaged"}
     if getattr(ck["config"]["model"], "pose_detached", False) and not model.cfg.pose_branch:
@@ -62,7 +63,7 @@ def warm_start(model: Teacher, path: str | Path) -> None:
         raise ValueError(f"{path} does not fit this teacher (a different crop or input size must keep the backbone's "
                          f"last feature map, widths and descriptor): {', '.join(resized[:3])}")
     missing, unexpected = model.load_state_dict(weights, strict=False)
-    if unexpected or any(not (k.startswith("stn.") or k.split(".body.")[0] in added) for k in missing):
+    if unexpected or any(not (k.startswith(("stn.", "refiners.")) or k.split(".body.")[0] in added) for k in missing):
         raise ValueError(f"{path} does not fit this teacher: missing {missing}, unexpected {unexpected}")
     with torch.no_grad():
         for name in added:
@@ -132,9 +133,11 @@ def _loss_and_output(model: Teacher, batch: dict, queries: torch.Tensor, normals
         "region": losses.region_prior(out["theta"], target_crop_norm) if mc.use_stn else target.new_zeros(()),
         "focal": losses.focal_prior(out["pose_raw"][:, 9]),
         "upright": losses.upright(out["canonical"], queries) if cfg.w_upright else target.new_zeros(()),
+        "coarse": losses.wing_loss(crop_to_input_pixels(out["landmarks_coarse_crop"], out["theta"], mc.crop_size, mc.input.size),
+                                   target) if cfg.w_coarse else target.new_zeros(()),
     }
     w = {"landmarks": cfg.w_landmarks, "shape": cfg.w_shape_prior, "symmetry": cfg.w_symmetry,
-         "region": cfg.w_region, "focal": cfg.w_focal_prior, "upright": cfg.w_upright}
+         "region": cfg.w_region, "focal": cfg.w_focal_prior, "upright": cfg.w_upright, "coarse": cfg.w_coarse}
     total = sum(w[k] * v for k, v in parts.items())
     return total, {k: float(v.detach()) for k, v in parts.items()}, out
 
@@ -249,6 +252,8 @@ def train(cfg: TrainConfig, out_dir: str | Path, data: str | Path = DEFAULT_DATA
     if cfg.init:
         warm_start(model, cfg.init)
     freeze(model, cfg.frozen)
+    fixed = tuple(m for n, m in model.named_modules() if cfg.frozen_eval and (n + ".").startswith(cfg.frozen)
+                  and isinstance(m, torch.nn.modules.batchnorm._BatchNorm))
     params = [p for p in model.parameters() if p.requires_grad]
     ema, opt, sched = optimisation(model, params, cfg, math.ceil(len(ds) / cfg.batch_size))
     last = out_dir / "last.pt"
@@ -268,7 +273,8 @@ def train(cfg: TrainConfig, out_dir: str | Path, data: str | Path = DEFAULT_DATA
     for epoch in range(start, cfg.epochs):
         ds.set_epoch(epoch)
         t0 = time.time()
-        run = run_epoch(model, epoch_loader(ds, cfg, epoch), step_loss, params, opt, sched, ema, f"epoch {epoch + 1}/{cfg.epochs}")
+        run = run_epoch(model, epoch_loader(ds, cfg, epoch), step_loss, params, opt, sched, ema, f"epoch {epoch + 1}/{cfg.epochs}",
+                        fixed)
         ema.module.eval()
         rep = validate(ema.module, face, val_s, val_images)
         rep.pop("per_face")

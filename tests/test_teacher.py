@@ -418,7 +418,8 @@ def test_every_committed_recipe_loads_and_chains_its_warm_starts():
               "teacher_stage4_mild": "runs/teacher4", "teacher_stage5_deeper": "runs/teacher5",
               "teacher_stage6_long": "runs/teacher6", "teacher_stage8_long": "runs/teacher8",
               "teacher_stage9_synthetic_bn": "runs/teacher9b", "teacher_stage10_real": "runs/teacher10real",
-              "teacher_stage12_frozen": "runs/teacher12"}
+              "teacher_stage12_frozen": "runs/teacher12", "teacher_stage18_refine": "runs/teacher18",
+              "teacher_stage19_refine_all": "runs/teacher19", "teacher_stage20_cascade": "runs/teacher20"}
     for name, cfg in teachers.items():
         if cfg.init:
             assert str(Path(cfg.init).parent) in stages.values() or cfg.init == "export/checkpoints/teacher.pt", (name, cfg.init)
@@ -487,3 +488,99 @@ def test_upright_prior_measures_the_shape_turn_that_projection_cannot_see():
     c = (t @ nod(10).T)[None].requires_grad_()
     upright(c, t).backward()
     assert float(upright((c - 50 * c.grad).detach(), t)) < float(upright(c.detach(), t))
+
+
+def test_the_local_refiner_reads_each_map_on_a_patch_around_each_point():
+    """A map whose two channels hold each cell centre's crop-pixel x and y, at strides 4 and 8:
+    bilinear sampling of a linear field is exact, so every patch entry must read the point
+    plus its grid offset on both maps; per point the features are laid out patch position by
+    patch position (rows top down, x fastest), each with the maps' channels in tap order."""
+    from export.models.refine import LocalRefiner
+
+    crop = 64
+    refiner = LocalRefiner((2, 2), descriptor=8, encoding=5, crop_size=crop, patch=3, spacing=4.0)
+
+    def coordinate_map(stride: int) -> torch.Tensor:
+        c = (torch.arange(crop // stride, dtype=torch.float32) + 0.5) * stride - 0.5
+        return torch.stack([c[None].expand(len(c), -1), c[:, None].expand(-1, len(c))])[None]
+
+    points = torch.tensor([[[20.0, 30.0], [33.5, 17.25]]])
+    feats = refiner.sample([coordinate_map(4), coordinate_map(8)], points)
+    assert feats.shape == (1, 2, 2 * 9 * 2)
+    per_map = feats.reshape(1, 2, 9, 4)
+    expected = points[:, :, None, :] + refiner.grid
+    assert torch.allclose(per_map[..., :2], expected, atol=1e-4)
+    assert torch.allclose(per_map[..., 2:], expected, atol=1e-4)
+    assert torch.equal(refiner.grid[1], torch.tensor([0.0, -4.0]))  # x varies fastest, rows go down
+
+
+def test_a_local_refiner_starts_as_the_checkpoint_and_learns_alone_with_the_rest_frozen(tmp_path):
+    """``refine_taps``: a teacher warm-started from a checkpoint without a refiner is the same
+    function (zero offsets); trained with everything else frozen, the refined landmarks move
+    towards the target while the coarse ones stay identical to the checkpoint's; a second
+    cascade step warm-started from that starts as the one-step function."""
+    from export.canonical_sfm import build_canonical_face
+    from export.checkpoint import save_checkpoint
+    from export.train import compute_loss, freeze, warm_start
+
+    torch.manual_seed(0)
+    plain = create_model("teacher", **SMALL).eval()
+    save_checkpoint(tmp_path / "plain.pt", plain, build_canonical_face())
+    refined = create_model("teacher", **dict(SMALL, refine_taps=[0, 1]))
+    warm_start(refined, tmp_path / "plain.pt")
+    q, n = _queries(20)
+    x = torch.randn(4, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+    d = torch.zeros(4, dtype=torch.long)
+    a, b = plain(x, q, n, d), refined.eval()(x, q, n, d)
+    assert torch.equal(a["landmarks"], b["landmarks"]) and torch.equal(b["landmarks_coarse_crop"], b["landmarks_crop"])
+    freeze(refined, ("stn.", "backbone.", "deformer.", "head."))
+    assert {name.split(".")[0] for name, p in refined.named_parameters() if p.requires_grad} == {"refiners"}
+    batch = {"image": x, "landmarks": a["landmarks"].detach() + 3.0, "dataset": d}
+    cfg = TrainConfig(model=refined.cfg)
+    opt = torch.optim.Adam([p for p in refined.parameters() if p.requires_grad], lr=3e-3)
+    losses = []
+    for _ in range(15):
+        refined.train()
+        for m in refined.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.eval()
+        loss, _ = compute_loss(refined, batch, q, n, torch.arange(20), cfg)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+    assert losses[-1] < 0.8 * losses[0]
+    c = refined.eval()(x, q, n, d)
+    assert torch.equal(c["landmarks_coarse_crop"], a["landmarks_crop"])
+    assert not torch.allclose(c["landmarks"], a["landmarks"], atol=0.1)
+    save_checkpoint(tmp_path / "refined.pt", refined, build_canonical_face())
+    cascade = create_model("teacher", **dict(SMALL, refine_taps=[0, 1], refine_steps=2))
+    warm_start(cascade, tmp_path / "refined.pt")
+    assert len(cascade.refiners) == 2
+    assert torch.allclose(cascade.eval()(x, q, n, d)["landmarks"], c["landmarks"], atol=1e-5)
+
+
+def test_fixed_batchnorm_layers_normalise_with_their_running_statistics_in_training():
+    """``frozen_eval``: ``run_epoch`` keeps the ``fixed`` modules in eval mode during the steps,
+    so a frozen trunk gives the features it gives at inference (not batch-normalised ones)."""
+    from export.loop import run_epoch
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.Conv2d(4, 1, 1))
+    bn = net[1]
+    bn.running_mean.fill_(0.5)
+    params = list(net[2].parameters())
+    opt = torch.optim.SGD(params, lr=0.1)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
+    ema = torch.optim.swa_utils.AveragedModel(net)
+    seen = []
+
+    def step_loss(batch):
+        seen.append(bn.training)
+        out = net(batch)
+        expected = torch.nn.functional.batch_norm(net[0](batch), bn.running_mean, bn.running_var, bn.weight, bn.bias)
+        assert torch.allclose(net[1](net[0](batch)), expected, atol=1e-6)
+        return out.pow(2).mean(), {"loss": float(out.pow(2).mean())}
+
+    run_epoch(net, [torch.randn(2, 3, 8, 8) for _ in range(3)], step_loss, params, opt, sched, ema, "t", fixed=(bn,))
+    assert seen == [False] * 3 and torch.all(bn.running_mean == 0.5) and net[2].training

@@ -24,7 +24,7 @@ class PoseBackbone(nn.Module):
     any landmark (stage 17)."""
 
     def __init__(self, crop_size: int, widths: tuple[int, ...] = (32, 64, 128, 256), blocks: tuple[int, ...] = (1, 1, 1, 1),
-                 descriptor: int = 256, pose_branch: int = 0, pose_detached: bool = False):
+                 descriptor: int = 256, pose_branch: int = 0, pose_detached: bool = False, taps: tuple[int, ...] = ()):
         super().__init__()
         if not 0 <= pose_branch <= len(widths):
             raise ValueError(f"pose_branch must be 0..{len(widths)} stages, got {pose_branch}")
@@ -33,10 +33,16 @@ class PoseBackbone(nn.Module):
         w0 = widths[0]
         layers: list[nn.Module] = [conv_bn_act(3, w0 // 2, 3, 2), conv_bn_act(w0 // 2, w0, 3, 1)]
         cin = w0
+        ends = []
         for w, n in zip(widths, blocks):
             for k in range(n):
                 layers.append(BasicBlock(cin, w, 2 if k == 0 else 1))
                 cin = w
+            ends.append(len(layers) - 1)
+        if any(not 0 <= t < len(widths) for t in taps):
+            raise ValueError(f"feature taps must be stages 0..{len(widths) - 1}, got {taps}")
+        self.taps = {ends[t]: t for t in taps}
+        self.tap_channels = tuple(widths[t] for t in sorted(taps))
         self.features = nn.Sequential(*layers)
         fs = math.ceil(crop_size / 2 ** (len(widths) + 1))
         self.reduce = conv_bn_act(cin, 32, 1)
@@ -64,17 +70,29 @@ class PoseBackbone(nn.Module):
         pairs = {f"pose_features.{i}.": f"features.{self.split + i}." for i in range(len(self.pose_features))}
         return pairs | {"pose_reduce.": "reduce.", "pose_descriptor.": "descriptor."}
 
-    def forward(self, crop: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def trunk(self, crop: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, list[torch.Tensor]]:
+        """The trunk's last feature map, its input to the pose branch (None without one) and the
+        outputs of the ``taps`` stages (coarsest last)."""
+        x, shared, maps = crop, None, []
+        for i, layer in enumerate(self.features):
+            if i == self.split:
+                shared = x
+            x = layer(x)
+            if i in self.taps:
+                maps.append(x)
+        return x, shared, maps
+
+    def forward(self, crop: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list[torch.Tensor]]:
         """Returns (descriptor (B, D), raw pose (B, 10): 6D rotation, centre xy, log depth, log
-        focal, the head rotation (B, 6) in 6D: the pose's own unless ``pose_detached``)."""
+        focal, the head rotation (B, 6) in 6D: the pose's own unless ``pose_detached``, the
+        ``taps`` feature maps)."""
+        x, shared, maps = self.trunk(crop)
+        d = self.descriptor(self.reduce(x).flatten(1))
         if self.split is None:
-            d = self.descriptor(self.reduce(self.features(crop)).flatten(1))
             pose = self.pose(d)
-            return d, pose, pose[:, :6]
-        shared = self.features[: self.split](crop)
-        d = self.descriptor(self.reduce(self.features[self.split:](shared)).flatten(1))
+            return d, pose, pose[:, :6], maps
         p = self.pose_descriptor(self.pose_reduce(self.pose_features(shared)).flatten(1))
         if self.pose_rotation is None:
             pose = self.pose(p)
-            return d, pose, pose[:, :6]
-        return d, self.pose(d), self.pose_rotation(p)
+            return d, pose, pose[:, :6], maps
+        return d, self.pose(d), self.pose_rotation(p), maps

@@ -11,6 +11,7 @@ from .backbone import PoseBackbone
 from .camera import facing_camera, project, rotation_from_6d, to_camera
 from .head import QueryHead
 from .queries import PositionalEncoding, QueryDeformer
+from .refine import LocalRefiner
 from .stn import SpatialTransformer, crop_to_input_pixels, region_turn
 
 
@@ -19,7 +20,11 @@ class Teacher(nn.Module):
 
     - ``theta`` (B, 2, 3): region of interest, normalised crop -> normalised input coordinates;
     - ``landmarks`` (B, N, 2): input-image pixels; ``landmarks_crop`` (B, N, 2): crop pixels;
-    - ``canonical`` (B, N, 3): predicted 3D landmarks in the canonical frame, mm;
+      ``landmarks_coarse_crop`` (B, N, 2): crop pixels before the local refinement steps (the
+      same without them);
+    - ``canonical`` (B, N, 3): predicted 3D landmarks in the canonical frame, mm (refined when
+      ``refine_taps`` is set: each of ``refine_steps`` reads features where the previous one put
+      the points);
     - ``camera`` (B, N, 3): the same in the crop's camera space (OpenCV axes), mm;
     - ``rotation`` (B, 3, 3): the head rotation the teacher reports; ``rotation_projection``
       (B, 3, 3), ``translation`` (B, 3) mm, ``focal`` (B,) crop pixels: the crop's camera that the
@@ -40,18 +45,22 @@ class Teacher(nn.Module):
             for p in self.stn.parameters():
                 p.requires_grad_(False)
         self.backbone = PoseBackbone(cfg.crop_size, cfg.widths, cfg.blocks, cfg.descriptor, cfg.pose_branch,
-                                     cfg.pose_detached)
+                                     cfg.pose_detached, cfg.refine_taps)
         self.encoding = PositionalEncoding(cfg.pe_freqs)
         self.deformer = QueryDeformer(self.encoding, len(cfg.datasets))
         self.head = QueryHead(self.backbone.out_dim, self.encoding.out_dim)
+        self.refiners = nn.ModuleList(
+            LocalRefiner(self.backbone.tap_channels, self.backbone.out_dim, self.encoding.out_dim, cfg.crop_size)
+            for _ in range(cfg.refine_steps if cfg.refine_taps else 0))
 
     def forward(self, image: torch.Tensor, queries: torch.Tensor, normals: torch.Tensor, dataset: torch.Tensor) -> dict[str, torch.Tensor]:
         cfg = self.cfg
         crop, theta = self.stn(image)
-        descriptor, pose, head_rotation = self.backbone(crop)
+        descriptor, pose, head_rotation, maps = self.backbone(crop)
         offsets = self.deformer(queries, dataset)
         q = queries[None] + offsets
-        canonical = q + self.head(descriptor, self.encoding(q))
+        encoded = self.encoding(q)
+        canonical = q + self.head(descriptor, encoded)
 
         projection = rotation_from_6d(pose[:, :6])
         rotation = rotation_from_6d(head_rotation) if cfg.pose_detached else projection
@@ -62,6 +71,11 @@ class Teacher(nn.Module):
         translation = torch.cat([txy, tz[:, None]], dim=-1)
         cam = to_camera(canonical, projection, translation)
         lm_crop = project(cam, focal, c)
+        coarse = lm_crop
+        for refiner in self.refiners:
+            canonical = canonical + refiner(maps, lm_crop, descriptor, encoded)
+            cam = to_camera(canonical, projection, translation)
+            lm_crop = project(cam, focal, c)
         lm_input = crop_to_input_pixels(lm_crop, theta, cfg.crop_size, cfg.input.size)
 
         visibility = facing_camera(normals, projection, cam)
@@ -71,6 +85,7 @@ class Teacher(nn.Module):
             "crop": crop,
             "landmarks": lm_input,
             "landmarks_crop": lm_crop,
+            "landmarks_coarse_crop": coarse,
             "canonical": canonical,
             "camera": cam,
             "rotation": rotation,
