@@ -71,7 +71,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
 def _cmd_eval(args: argparse.Namespace) -> int:
     from .evaluate import evaluate_folder
 
-    report = evaluate_folder(args.data, model=args.model, people=args.people, backend=args.backend, precision=args.precision)
+    report = evaluate_folder(args.data, model=args.model, people=args.people, backend=args.backend, precision=args.precision,
+                             flip_test=args.flip_test)
     print(report.summary())
     if args.json:
         _write_new(Path(args.json), json.dumps(report.to_dict(), indent=2), args.force)
@@ -280,6 +281,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--people", choices=["all", "val", "train"], default="all",
                    help="evaluate all faces, or one side of the committed ytf68 person split")
     _runtime_options(e)
+    e.add_argument("--flip-test", action="store_true",
+                   help="teacher checkpoints: average each face's landmarks with its mirror image's")
     e.add_argument("--json", help="write the full report (with per-face NMEs) here")
     e.add_argument("--force", action="store_true", help="overwrite an existing --json file")
     e.set_defaults(func=_cmd_eval)

@@ -46,6 +46,7 @@ class TeacherConfig:
     pose_detached: bool = False  # the branch's rotation is reported only; landmarks project with the trunk's
     refine_taps: tuple[int, ...] = ()  # backbone stages a local refinement step reads around each point (models/refine.py); () = none
     refine_steps: int = 1  # cascaded refinement steps when refine_taps is set, each with its own weights
+    refine_fine: int = 0  # more steps after those, reading the stem and first stage on a 5 x 5 patch 2 crop px apart
 
     @classmethod
     def from_dict(cls, d: dict) -> "TeacherConfig":
@@ -144,6 +145,7 @@ class TrainConfig:
     frozen_eval: bool = False  # frozen BatchNorm layers normalise with their running statistics in training too, as at inference
     # loss weights
     w_landmarks: float = 1.0
+    wing_width: float = 10.0  # the wing loss's log range, input px; 0 = plain point distance (what NME averages)
     w_shape_prior: float = 0.02
     w_symmetry: float = 0.02
     w_upright: float = 0.0  # canonical shapes' rigid turn against the template (losses.upright); measured not to help pose

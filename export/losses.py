@@ -8,7 +8,8 @@ import torch
 
 
 def wing_loss(pred: torch.Tensor, target: torch.Tensor, w: float = 10.0, eps: float = 2.0) -> torch.Tensor:
-    """Wing loss (Feng et al. 2018) on point distances, in the units of the inputs (pixels)."""
+    """Wing loss (Feng et al. 2018) on point distances, in the units of the inputs (pixels); with
+    ``w`` = 0 it is the mean point distance itself."""
     d = (pred - target).norm(dim=-1)
     c = w - w * math.log(1 + w / eps)
     return torch.where(d < w, w * torch.log1p(d / eps), d - c).mean()

@@ -7,11 +7,15 @@ import numpy as np
 import torch
 
 from edge_landmarks.canonical import CanonicalFace
+from edge_landmarks.data.ytf68 import LABEL_X_OFFSET
+from edge_landmarks.errors import InputError
 from edge_landmarks.geometry import apply_affine, box_to_input_affine, invert_affine, warp_to_input
 
 from .augment import to_tensor_layout
 from .models import Teacher
 from .models.camera import euler_yaw_pitch_roll
+
+LABEL_X_OFFSETS = {"ytf68": LABEL_X_OFFSET}  # each data set's label x offset from the mirror-symmetric convention, image px
 
 
 @dataclass
@@ -30,13 +34,24 @@ class TeacherOutput:
 
 
 class TeacherPredictor:
-    def __init__(self, model: Teacher, face: CanonicalFace, layout: str = "ibug68", dataset: str = "ytf68"):
+    """A teacher on framed faces. ``flip_test``: the 2D landmarks are the average of the image's
+    and its mirror image's (re-indexed left/right, the labels' x offset kept), the usual test-time
+    flip of landmark benchmarks; pose, 3D points and visibility stay the image's own."""
+
+    def __init__(self, model: Teacher, face: CanonicalFace, layout: str = "ibug68", dataset: str = "ytf68",
+                 flip_test: bool = False):
         self.model = model.eval()
         self.face = face
+        self.flip_test = flip_test
+        self.label_x_offset = LABEL_X_OFFSETS.get(dataset, 0.0)
         self.set_layout(layout)
         self.dataset = model.cfg.datasets.index(dataset)
 
     def set_layout(self, layout) -> None:
+        if self.flip_test:
+            if not isinstance(layout, str):
+                raise InputError("the flip test needs a named layout (its left/right pairs); got query points")
+            self.flip_perm = torch.as_tensor(self.face.flip_permutation(layout))
         pts = self.face.points(layout)
         if isinstance(layout, str):
             normals = self.face.normals[self.face.layout_vertices(layout)]
@@ -59,6 +74,8 @@ class TeacherPredictor:
             xb = torch.as_tensor(x[i:i + batch])
             d = torch.full((len(xb),), self.dataset, dtype=torch.long)
             outs.append(self.model(xb, self.queries, self.normals, d))
+            if self.flip_test:
+                outs[-1]["landmarks"] = self._with_mirror(outs[-1]["landmarks"], xb, d, affines[i:i + batch])
         cat = lambda k: torch.cat([o[k] for o in outs]).numpy()  # noqa: E731
         lm_in = cat("landmarks")
         theta = cat("theta")
@@ -80,6 +97,16 @@ class TeacherPredictor:
             visibility=cat("visibility"),
             region=np.asarray(regions, dtype=np.float32),
         )
+
+    def _with_mirror(self, landmarks: torch.Tensor, x: torch.Tensor, d: torch.Tensor, affines: list[np.ndarray]) -> torch.Tensor:
+        """The average of ``landmarks`` (input pixels) and the mirror image's, flipped back. The
+        model predicts the labels' convention, ``label_x_offset`` image pixels right of the truth,
+        on the mirror image too, so flipped back it sits that far left: moved by twice the offset."""
+        size = self.model.cfg.input.size
+        mirror = self.model(torch.flip(x, dims=[3]), self.queries, self.normals, d)["landmarks"][:, self.flip_perm]
+        scale = torch.tensor([np.sqrt(abs(np.linalg.det(m[:, :2]))) for m in affines], dtype=torch.float32)
+        mirror = torch.stack([size - 1 - mirror[..., 0] + 2 * self.label_x_offset * scale[:, None], mirror[..., 1]], -1)
+        return (landmarks + mirror) / 2
 
     def predict(self, images: list[np.ndarray], boxes: list[np.ndarray], framings: list[tuple] | None = None) -> TeacherOutput:
         """Predict faces; ``framings`` optionally gives a (shift, scale) per face."""

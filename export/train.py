@@ -127,14 +127,14 @@ def _loss_and_output(model: Teacher, batch: dict, queries: torch.Tensor, normals
     target_crop = input_to_crop_pixels(target, out["theta"], mc.crop_size, mc.input.size)
     target_crop_norm = (2 * target_crop + 1) / mc.crop_size - 1
     parts = {
-        "landmarks": losses.wing_loss(out["landmarks"], target),
+        "landmarks": losses.wing_loss(out["landmarks"], target, cfg.wing_width),
         "shape": losses.shape_prior(out["canonical"], queries + out["query_offsets"].mean(0)),
         "symmetry": losses.symmetry(out["canonical"], flip_perm),
         "region": losses.region_prior(out["theta"], target_crop_norm) if mc.use_stn else target.new_zeros(()),
         "focal": losses.focal_prior(out["pose_raw"][:, 9]),
         "upright": losses.upright(out["canonical"], queries) if cfg.w_upright else target.new_zeros(()),
         "coarse": losses.wing_loss(crop_to_input_pixels(out["landmarks_coarse_crop"], out["theta"], mc.crop_size, mc.input.size),
-                                   target) if cfg.w_coarse else target.new_zeros(()),
+                                   target, cfg.wing_width) if cfg.w_coarse else target.new_zeros(()),
     }
     w = {"landmarks": cfg.w_landmarks, "shape": cfg.w_shape_prior, "symmetry": cfg.w_symmetry,
          "region": cfg.w_region, "focal": cfg.w_focal_prior, "upright": cfg.w_upright, "coarse": cfg.w_coarse}

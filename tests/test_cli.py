@@ -67,6 +67,9 @@ def test_eval_writes_report_and_refuses_to_overwrite(tiny_checkpoint, ytf_folder
     assert main(["eval", "--data", str(ytf_folder), "--model", str(tiny_checkpoint), "--json", str(out)]) == 2
     assert "exists" in capsys.readouterr().err
     assert out.read_text() == before
+    flipped = tmp_path / "flipped.json"
+    assert main(["eval", "--data", str(ytf_folder), "--model", str(tiny_checkpoint), "--flip-test", "--json", str(flipped)]) == 0
+    assert json.loads(flipped.read_text())["nme_mean"] != rep["nme_mean"]
 
 
 def test_detect_draws_and_never_overwrites(tiny_bundle, ytf_folder, tmp_path, capsys, monkeypatch):
@@ -105,6 +108,8 @@ def test_eval_of_a_bundle_runs_through_the_runtime(tiny_bundle, ytf_folder, caps
     assert main(["eval", "--data", str(ytf_folder), "--model", str(tiny_bundle), "--backend", "onnxruntime",
                  "--precision", "int8"]) == 0
     assert "faces 3" in capsys.readouterr().out
+    assert main(["eval", "--data", str(ytf_folder), "--model", str(tiny_bundle), "--flip-test"]) == 2
+    assert "the flip test is a teacher's" in capsys.readouterr().err
 
 
 def test_corrupt_checkpoint_is_a_bundle_error(tmp_path):

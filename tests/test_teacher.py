@@ -419,7 +419,8 @@ def test_every_committed_recipe_loads_and_chains_its_warm_starts():
               "teacher_stage6_long": "runs/teacher6", "teacher_stage8_long": "runs/teacher8",
               "teacher_stage9_synthetic_bn": "runs/teacher9b", "teacher_stage10_real": "runs/teacher10real",
               "teacher_stage12_frozen": "runs/teacher12", "teacher_stage18_refine": "runs/teacher18",
-              "teacher_stage19_refine_all": "runs/teacher19", "teacher_stage20_cascade": "runs/teacher20"}
+              "teacher_stage19_refine_all": "runs/teacher19", "teacher_stage20_cascade": "runs/teacher20",
+              "teacher_stage21_cascade_all": "runs/teacher21"}
     for name, cfg in teachers.items():
         if cfg.init:
             assert str(Path(cfg.init).parent) in stages.values() or cfg.init == "export/checkpoints/teacher.pt", (name, cfg.init)
@@ -498,7 +499,7 @@ def test_the_local_refiner_reads_each_map_on_a_patch_around_each_point():
     from export.models.refine import LocalRefiner
 
     crop = 64
-    refiner = LocalRefiner((2, 2), descriptor=8, encoding=5, crop_size=crop, patch=3, spacing=4.0)
+    refiner = LocalRefiner({1: 2, 2: 2}, descriptor=8, encoding=5, crop_size=crop, patch=3, spacing=4.0)
 
     def coordinate_map(stride: int) -> torch.Tensor:
         c = (torch.arange(crop // stride, dtype=torch.float32) + 0.5) * stride - 0.5
@@ -518,7 +519,8 @@ def test_a_local_refiner_starts_as_the_checkpoint_and_learns_alone_with_the_rest
     """``refine_taps``: a teacher warm-started from a checkpoint without a refiner is the same
     function (zero offsets); trained with everything else frozen, the refined landmarks move
     towards the target while the coarse ones stay identical to the checkpoint's; a second
-    cascade step warm-started from that starts as the one-step function."""
+    cascade step and a fine one (stem and first stage) warm-started from that start as the
+    one-step function."""
     from export.canonical_sfm import build_canonical_face
     from export.checkpoint import save_checkpoint
     from export.train import compute_loss, freeze, warm_start
@@ -554,9 +556,9 @@ def test_a_local_refiner_starts_as_the_checkpoint_and_learns_alone_with_the_rest
     assert torch.equal(c["landmarks_coarse_crop"], a["landmarks_crop"])
     assert not torch.allclose(c["landmarks"], a["landmarks"], atol=0.1)
     save_checkpoint(tmp_path / "refined.pt", refined, build_canonical_face())
-    cascade = create_model("teacher", **dict(SMALL, refine_taps=[0, 1], refine_steps=2))
+    cascade = create_model("teacher", **dict(SMALL, refine_taps=[0, 1], refine_steps=2, refine_fine=1))
     warm_start(cascade, tmp_path / "refined.pt")
-    assert len(cascade.refiners) == 2
+    assert [r.taps for r in cascade.refiners] == [(0, 1), (0, 1), (-1, 0)]
     assert torch.allclose(cascade.eval()(x, q, n, d)["landmarks"], c["landmarks"], atol=1e-5)
 
 
@@ -584,3 +586,33 @@ def test_fixed_batchnorm_layers_normalise_with_their_running_statistics_in_train
 
     run_epoch(net, [torch.randn(2, 3, 8, 8) for _ in range(3)], step_loss, params, opt, sched, ema, "t", fixed=(bn,))
     assert seen == [False] * 3 and torch.all(bn.running_mean == 0.5) and net[2].training
+
+
+def test_the_flip_test_is_mirror_equivariant_and_keeps_the_labels_x_offset():
+    """``TeacherPredictor(flip_test=True)``: for an input and its mirror image, the averaged
+    landmarks are each other's mirror (left/right re-indexed), apart from the labels' x offset:
+    both carry it to the right, so they differ by twice the offset (in input pixels, the framing's
+    scale times the image-pixel offset). Query points without left/right pairs are refused."""
+    from export.checkpoint import load_checkpoint
+    from export.predict import TeacherPredictor
+    from edge_landmarks.errors import InputError
+
+    _, face, _ = load_checkpoint(__import__("pathlib").Path(__file__).resolve().parents[1] / "export" / "checkpoints" / "teacher.pt")
+    torch.manual_seed(0)
+    model = create_model("teacher", **SMALL).eval()
+    torch.nn.init.normal_(model.head.net[-1].weight, std=0.05)
+    pred = TeacherPredictor(model, face, flip_test=True)
+    perm = face.flip_permutation("ibug68")
+    x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(2))
+    mirror = torch.flip(x, dims=[3])
+    d = torch.zeros(1, dtype=torch.long)
+    affine = [np.array([[0.5, 0.0, 3.0], [0.0, 0.5, 1.0]])]  # 0.5 input px per image px
+    with torch.no_grad():
+        a = pred._with_mirror(model(x, pred.queries, pred.normals, d)["landmarks"], x, d, affine)[0].numpy()
+        b = pred._with_mirror(model(mirror, pred.queries, pred.normals, d)["landmarks"], mirror, d, affine)[0].numpy()
+        plain = model(x, pred.queries, pred.normals, d)["landmarks"][0].numpy()
+    back = np.stack([63 - b[perm, 0], b[perm, 1]], -1)
+    assert np.allclose(a - back, [2 * pred.label_x_offset * 0.5, 0.0], atol=1e-3)
+    assert pred.label_x_offset == 1.2 and not np.allclose(a, plain, atol=0.05)
+    with pytest.raises(InputError, match="named layout"):
+        TeacherPredictor(model, face, layout=np.array([1, 2, 3]), flip_test=True)

@@ -33,16 +33,16 @@ class PoseBackbone(nn.Module):
         w0 = widths[0]
         layers: list[nn.Module] = [conv_bn_act(3, w0 // 2, 3, 2), conv_bn_act(w0 // 2, w0, 3, 1)]
         cin = w0
-        ends = []
-        for w, n in zip(widths, blocks):
+        ends, channels = {-1: len(layers) - 1}, {-1: w0}
+        for t, (w, n) in enumerate(zip(widths, blocks)):
             for k in range(n):
                 layers.append(BasicBlock(cin, w, 2 if k == 0 else 1))
                 cin = w
-            ends.append(len(layers) - 1)
-        if any(not 0 <= t < len(widths) for t in taps):
-            raise ValueError(f"feature taps must be stages 0..{len(widths) - 1}, got {taps}")
+            ends[t], channels[t] = len(layers) - 1, w
+        if any(t not in ends for t in taps):
+            raise ValueError(f"feature taps must be stages 0..{len(widths) - 1} or -1 (the stem), got {taps}")
         self.taps = {ends[t]: t for t in taps}
-        self.tap_channels = tuple(widths[t] for t in sorted(taps))
+        self.tap_channels = {t: channels[t] for t in taps}
         self.features = nn.Sequential(*layers)
         fs = math.ceil(crop_size / 2 ** (len(widths) + 1))
         self.reduce = conv_bn_act(cin, 32, 1)
@@ -70,19 +70,19 @@ class PoseBackbone(nn.Module):
         pairs = {f"pose_features.{i}.": f"features.{self.split + i}." for i in range(len(self.pose_features))}
         return pairs | {"pose_reduce.": "reduce.", "pose_descriptor.": "descriptor."}
 
-    def trunk(self, crop: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, list[torch.Tensor]]:
+    def trunk(self, crop: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, dict[int, torch.Tensor]]:
         """The trunk's last feature map, its input to the pose branch (None without one) and the
-        outputs of the ``taps`` stages (coarsest last)."""
-        x, shared, maps = crop, None, []
+        outputs of the ``taps`` stages by stage index (-1: the stem)."""
+        x, shared, maps = crop, None, {}
         for i, layer in enumerate(self.features):
             if i == self.split:
                 shared = x
             x = layer(x)
             if i in self.taps:
-                maps.append(x)
+                maps[self.taps[i]] = x
         return x, shared, maps
 
-    def forward(self, crop: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list[torch.Tensor]]:
+    def forward(self, crop: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, dict[int, torch.Tensor]]:
         """Returns (descriptor (B, D), raw pose (B, 10): 6D rotation, centre xy, log depth, log
         focal, the head rotation (B, 6) in 6D: the pose's own unless ``pose_detached``, the
         ``taps`` feature maps)."""

@@ -12,6 +12,8 @@ from .camera import facing_camera, project, rotation_from_6d, to_camera
 from .head import QueryHead
 from .queries import PositionalEncoding, QueryDeformer
 from .refine import LocalRefiner
+
+FINE_TAPS = (-1, 0)  # the fine refinement steps read the stem (stride 2) and the first stage (stride 4)
 from .stn import SpatialTransformer, crop_to_input_pixels, region_turn
 
 
@@ -23,8 +25,8 @@ class Teacher(nn.Module):
       ``landmarks_coarse_crop`` (B, N, 2): crop pixels before the local refinement steps (the
       same without them);
     - ``canonical`` (B, N, 3): predicted 3D landmarks in the canonical frame, mm (refined when
-      ``refine_taps`` is set: each of ``refine_steps`` reads features where the previous one put
-      the points);
+      ``refine_taps`` is set: each of ``refine_steps``, then of ``refine_fine``, reads features
+      where the previous one put the points);
     - ``camera`` (B, N, 3): the same in the crop's camera space (OpenCV axes), mm;
     - ``rotation`` (B, 3, 3): the head rotation the teacher reports; ``rotation_projection``
       (B, 3, 3), ``translation`` (B, 3) mm, ``focal`` (B,) crop pixels: the crop's camera that the
@@ -45,13 +47,22 @@ class Teacher(nn.Module):
             for p in self.stn.parameters():
                 p.requires_grad_(False)
         self.backbone = PoseBackbone(cfg.crop_size, cfg.widths, cfg.blocks, cfg.descriptor, cfg.pose_branch,
-                                     cfg.pose_detached, cfg.refine_taps)
+                                     cfg.pose_detached, self.refine_taps(cfg))
         self.encoding = PositionalEncoding(cfg.pe_freqs)
         self.deformer = QueryDeformer(self.encoding, len(cfg.datasets))
         self.head = QueryHead(self.backbone.out_dim, self.encoding.out_dim)
-        self.refiners = nn.ModuleList(
-            LocalRefiner(self.backbone.tap_channels, self.backbone.out_dim, self.encoding.out_dim, cfg.crop_size)
-            for _ in range(cfg.refine_steps if cfg.refine_taps else 0))
+        taps = self.backbone.tap_channels
+        coarse = [LocalRefiner({t: taps[t] for t in cfg.refine_taps}, self.backbone.out_dim, self.encoding.out_dim, cfg.crop_size)
+                  for _ in range(cfg.refine_steps if cfg.refine_taps else 0)]
+        fine = [LocalRefiner({t: taps[t] for t in FINE_TAPS}, self.backbone.out_dim, self.encoding.out_dim, cfg.crop_size,
+                             patch=5, spacing=2.0) for _ in range(cfg.refine_fine)]
+        self.refiners = nn.ModuleList(coarse + fine)
+
+    @staticmethod
+    def refine_taps(cfg: TeacherConfig) -> tuple[int, ...]:
+        """The backbone stages the refinement steps read (-1: the stem)."""
+        taps = set(cfg.refine_taps if cfg.refine_steps else ()) | (set(FINE_TAPS) if cfg.refine_fine else set())
+        return tuple(sorted(taps))
 
     def forward(self, image: torch.Tensor, queries: torch.Tensor, normals: torch.Tensor, dataset: torch.Tensor) -> dict[str, torch.Tensor]:
         cfg = self.cfg
