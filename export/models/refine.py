@@ -10,8 +10,8 @@ from .layers import mlp
 
 
 class LocalRefiner(nn.Module):
-    """(feature maps by backbone stage, landmarks in crop pixels (B, N, 2), descriptor (B, D), encoded queries
-    (B, N, E)) -> canonical offsets (B, N, 3), mm.
+    """(feature maps by backbone stage, landmarks in crop pixels (B, N, 2), descriptor (B, D),
+    encoded queries (B, N, E)) -> canonical offsets (B, N, 3), mm.
 
     The global head sees the face through a 4 x 4 feature map, so it places points from the
     face's overall shape; this step reads a ``patch`` x ``patch`` grid of finer feature maps
@@ -48,5 +48,6 @@ class LocalRefiner(nn.Module):
 
     def forward(self, maps: dict[int, torch.Tensor], points: torch.Tensor, descriptor: torch.Tensor,
                 query_encoding: torch.Tensor) -> torch.Tensor:
-        h = self.from_patch(self.sample([maps[t] for t in self.taps], points)) + self.from_image(descriptor)[:, None] + self.from_query(query_encoding)
+        h = self.from_patch(self.sample([maps[t] for t in self.taps], points))
+        h = h + self.from_image(descriptor)[:, None] + self.from_query(query_encoding)
         return self.offset_scale * self.net(torch.relu(h))

@@ -12,9 +12,9 @@ from .camera import facing_camera, project, rotation_from_6d, to_camera
 from .head import QueryHead
 from .queries import PositionalEncoding, QueryDeformer
 from .refine import LocalRefiner
+from .stn import SpatialTransformer, crop_to_input_pixels, region_turn
 
 FINE_TAPS = (-1, 0)  # the fine refinement steps read the stem (stride 2) and the first stage (stride 4)
-from .stn import SpatialTransformer, crop_to_input_pixels, region_turn
 
 
 class Teacher(nn.Module):
