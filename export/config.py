@@ -44,7 +44,7 @@ class TeacherConfig:
     focal0: float = 2.9  # prior focal length in crop widths
     pose_branch: int = 0  # last backbone stages duplicated into a pose-only branch (models/backbone.py)
     pose_detached: bool = False  # the branch's rotation is reported only; landmarks project with the trunk's
-    refine_taps: tuple[int, ...] = ()  # backbone stages a local refinement step reads around each point (models/refine.py); () = none
+    refine_taps: tuple[int, ...] = ()  # backbone stages a refinement step reads around each point (models/refine.py)
     refine_steps: int = 1  # cascaded refinement steps when refine_taps is set, each with its own weights
     refine_fine: int = 0  # more steps after those, reading the stem and first stage on a 5 x 5 patch 2 crop px apart
 

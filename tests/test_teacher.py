@@ -593,11 +593,13 @@ def test_the_flip_test_is_mirror_equivariant_and_keeps_the_labels_x_offset():
     landmarks are each other's mirror (left/right re-indexed), apart from the labels' x offset:
     both carry it to the right, so they differ by twice the offset (in input pixels, the framing's
     scale times the image-pixel offset). Query points without left/right pairs are refused."""
+    from pathlib import Path
+
+    from edge_landmarks.errors import InputError
     from export.checkpoint import load_checkpoint
     from export.predict import TeacherPredictor
-    from edge_landmarks.errors import InputError
 
-    _, face, _ = load_checkpoint(__import__("pathlib").Path(__file__).resolve().parents[1] / "export" / "checkpoints" / "teacher.pt")
+    _, face, _ = load_checkpoint(Path(__file__).resolve().parents[1] / "export" / "checkpoints" / "teacher.pt")
     torch.manual_seed(0)
     model = create_model("teacher", **SMALL).eval()
     torch.nn.init.normal_(model.head.net[-1].weight, std=0.05)
