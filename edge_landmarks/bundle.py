@@ -137,6 +137,12 @@ def _verify(root: Path, f: dict) -> None:
         raise BundleError(f"bundle file {p} is corrupt or was modified: its sha256 does not match the manifest")
 
 
+def is_bundle_path(model: str | Path | None) -> bool:
+    """Whether ``model`` names a bundle (None: the shipped one, a folder, or a .zip) rather than a
+    training checkpoint."""
+    return model is None or Path(model).is_dir() or Path(model).suffix == ".zip"
+
+
 def _unzip(path: Path) -> Path:
     """Extract a zipped bundle once into the user cache, keyed by the zip's sha256."""
     target = user_cache_dir() / "bundles" / sha256_file(path)[:16]

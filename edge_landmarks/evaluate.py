@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .bundle import is_bundle_path
 from .data import load_ytf68
 from .data.split import train_val
 from .errors import BundleError, DataError, InputError
@@ -88,7 +89,7 @@ def evaluate_folder(data: str | Path, model: str | Path | None = None, batch: in
         samples = {"val": val, "train": train}[people]
         if not samples:
             raise DataError(f"no faces of the {people} people in {data}")
-    if model is None or Path(model).is_dir() or str(model).endswith(".zip"):
+    if is_bundle_path(model):
         if flip_test:
             raise InputError("the flip test is a teacher's: pass a teacher checkpoint (.pt) as the model")
         from .runtime import Runtime

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from edge_landmarks.bundle import is_bundle_path
 from edge_landmarks.image import shifted_copy
 from edge_landmarks.metrics import nme_per_face
 from edge_landmarks.metrics3d import nme_3d, pose_mae, pose_mae_by_yaw, sequence_jitter, visibility_scores
@@ -98,8 +99,7 @@ def evaluate_3d(model: str | Path | None = None, n_faces: int = 600, n_sequences
     from .synthetic.dataset import scene_seeds, synthetic_test_set
     from .synthetic.generate import render_sequence
 
-    bundle = model is None or Path(model).is_dir() or Path(model).suffix == ".zip"
-    pred = RuntimePredictor(model, backend, precision) if bundle else TeacherCheckpointPredictor(model)
+    pred = RuntimePredictor(model, backend, precision) if is_bundle_path(model) else TeacherCheckpointPredictor(model)
     samples = list(tqdm(synthetic_test_set(n_faces, seed, size), total=n_faces, desc="render test set", leave=False))
     images, boxes = [s.image for s in samples], [s.box for s in samples]
     p = pred.predict(images, boxes)

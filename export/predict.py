@@ -9,7 +9,7 @@ import torch
 from edge_landmarks.canonical import CanonicalFace
 from edge_landmarks.data.ytf68 import LABEL_X_OFFSET
 from edge_landmarks.errors import InputError
-from edge_landmarks.geometry import apply_affine, box_to_input_affine, invert_affine, warp_to_input
+from edge_landmarks.geometry import affine_scale, apply_affine, box_to_input_affine, invert_affine, warp_to_input
 
 from .augment import to_tensor_layout
 from .models import Teacher
@@ -104,7 +104,7 @@ class TeacherPredictor:
         on the mirror image too, so flipped back it sits that far left: moved by twice the offset."""
         size = self.model.cfg.input.size
         mirror = self.model(torch.flip(x, dims=[3]), self.queries, self.normals, d)["landmarks"][:, self.flip_perm]
-        scale = torch.tensor([np.sqrt(abs(np.linalg.det(m[:, :2]))) for m in affines], dtype=torch.float32)
+        scale = torch.tensor([affine_scale(m) for m in affines], dtype=torch.float32)
         mirror = torch.stack([size - 1 - mirror[..., 0] + 2 * self.label_x_offset * scale[:, None], mirror[..., 1]], -1)
         return (landmarks + mirror) / 2
 

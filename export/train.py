@@ -156,19 +156,22 @@ def synthetic_loss(model: Teacher, batch: dict, queries: torch.Tensor, normals: 
     return total, parts
 
 
-def freeze(model: torch.nn.Module, prefixes: tuple[str, ...]) -> None:
+def freeze(model: torch.nn.Module, prefixes: tuple[str, ...]) -> tuple[torch.nn.Module, ...]:
     """Keep the parameters and BatchNorm running statistics under ``prefixes`` as they are: a
-    fine-tune that must not move a warm-started part (e.g. the trunk a real-only run trained)."""
+    fine-tune that must not move a warm-started part (e.g. the trunk a real-only run trained).
+    Returns the frozen BatchNorm layers."""
     if not prefixes:
-        return
+        return ()
     frozen = [p for n, p in model.named_parameters() if n.startswith(tuple(prefixes))]
     if not frozen:
         raise ValueError(f"frozen prefixes {list(prefixes)} match no parameter of the model")
     for p in frozen:
         p.requires_grad_(False)
-    for n, m in model.named_modules():
-        if (n + ".").startswith(tuple(prefixes)) and isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-            m.momentum = 0.0
+    norms = tuple(m for n, m in model.named_modules()
+                  if (n + ".").startswith(tuple(prefixes)) and isinstance(m, torch.nn.modules.batchnorm._BatchNorm))
+    for m in norms:
+        m.momentum = 0.0
+    return norms
 
 
 @contextmanager
@@ -251,9 +254,8 @@ def train(cfg: TrainConfig, out_dir: str | Path, data: str | Path = DEFAULT_DATA
     model = Teacher(cfg.model)
     if cfg.init:
         warm_start(model, cfg.init)
-    freeze(model, cfg.frozen)
-    fixed = tuple(m for n, m in model.named_modules() if cfg.frozen_eval and (n + ".").startswith(cfg.frozen)
-                  and isinstance(m, torch.nn.modules.batchnorm._BatchNorm))
+    frozen_norms = freeze(model, cfg.frozen)
+    fixed = frozen_norms if cfg.frozen_eval else ()
     params = [p for p in model.parameters() if p.requires_grad]
     ema, opt, sched = optimisation(model, params, cfg, math.ceil(len(ds) / cfg.batch_size))
     last = out_dir / "last.pt"
