@@ -4,7 +4,9 @@ Compiled for latency (PERFORMANCE_HINT LATENCY: one stream) with `threads` infer
 float32 inference precision: on CPUs with bf16 support the plugin otherwise computes float
 layers in bf16 (about 0.4 % relative error), which would make an fp32 model disagree with its
 reference. int8 layers of an NNCF model stay int8. The compiled model is thread-safe but an
-infer request is not, so each call borrows a request from a small pool.
+infer request is not, so each call borrows a request from a small pool. The request reads the
+caller's array in place (a shared-memory tensor) rather than through ``infer({0: x})``, which
+converts its argument in every call: 0.1 ms of a 0.65 ms call on a 2-core Xeon.
 """
 from __future__ import annotations
 
@@ -41,9 +43,12 @@ class OpenVinoBackend(BackendBase):
         if check_threads(threads) is not None:
             config["INFERENCE_NUM_THREADS"] = threads
         try:
+            import openvino
+
             core = _core()
         except ImportError as e:
             raise unavailable(self.name, self.extra, e) from e
+        self._ov = openvino
         try:
             self._compiled = core.compile_model(core.read_model(str(self.path)), "CPU", config)
         except Exception as e:
@@ -59,7 +64,8 @@ class OpenVinoBackend(BackendBase):
         except queue.Empty:
             request = self._compiled.create_infer_request()
         try:
-            request.infer({0: x})
+            request.set_input_tensor(self._ov.Tensor(x, shared_memory=True))
+            request.infer()
             return request.get_output_tensor(0).data.astype(np.float32, copy=True)
         finally:
             self._requests.put(request)
