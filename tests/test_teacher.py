@@ -420,7 +420,8 @@ def test_every_committed_recipe_loads_and_chains_its_warm_starts():
               "teacher_stage9_synthetic_bn": "runs/teacher9b", "teacher_stage10_real": "runs/teacher10real",
               "teacher_stage12_frozen": "runs/teacher12", "teacher_stage18_refine": "runs/teacher18",
               "teacher_stage19_refine_all": "runs/teacher19", "teacher_stage20_cascade": "runs/teacher20",
-              "teacher_stage21_cascade_all": "runs/teacher21"}
+              "teacher_stage21_cascade_all": "runs/teacher21",
+              "teacher_stage24_second_cycle": "runs/teacher24", "teacher_stage26_third_cycle": "runs/teacher26"}
     for name, cfg in teachers.items():
         if cfg.init:
             assert str(Path(cfg.init).parent) in stages.values() or cfg.init == "export/checkpoints/teacher.pt", (name, cfg.init)
