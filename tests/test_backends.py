@@ -129,6 +129,23 @@ def test_batch_equals_single_images(exported, images, precision):
 
 
 @pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_results_belong_to_the_caller(exported, images, precision):
+    """Backends may read the input in place (OpenVINO's shared-memory tensor) but must return
+    arrays of their own: a later run, or the caller reusing its input buffer, changes no result."""
+    row, files = exported
+    backend = _load(row, files[precision])
+    buffer = np.ascontiguousarray(images[:1])
+    first = backend.run(buffer)
+    kept = first.copy()
+    buffer[:] = images[1:2]
+    second = backend.run(buffer)
+    buffer[:] = 0.0
+    np.testing.assert_array_equal(first, kept)
+    np.testing.assert_array_equal(second, backend.run(images[1:2]))
+    assert not np.array_equal(first, second)
+
+
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
 def test_concurrent_runs_equal_serial_runs(exported, images, precision):
     row, files = exported
     backend = _load(row, files[precision], threads=1)
