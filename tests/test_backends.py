@@ -134,7 +134,7 @@ def test_results_belong_to_the_caller(exported, images, precision):
     arrays of their own: a later run, or the caller reusing its input buffer, changes no result."""
     row, files = exported
     backend = _load(row, files[precision])
-    buffer = np.ascontiguousarray(images[:1])
+    buffer = images[:1].copy()
     first = backend.run(buffer)
     kept = first.copy()
     buffer[:] = images[1:2]
