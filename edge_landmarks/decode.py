@@ -15,7 +15,7 @@ forward): ``X_cam = R @ diag(1, -1, -1) @ X_canonical + t``; a frontal face has 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -29,14 +29,93 @@ POSE_FIELDS = 11  # rot6d (6), centre xy (2), log depth, log focal, score logit
 HEAD_POSE_FIELDS = 6  # optional: the reported head rotation (rot6d) of a student with a pose head
 
 
+def point_encoding(points: np.ndarray) -> np.ndarray:
+    """Canonical positions (N, 3) mm -> (N, 27): per 50 mm, then sines and cosines at four octaves
+    (the twin of ``export/models/student.py``'s ``point_encoding``)."""
+    x = np.asarray(points, np.float32) / 50.0
+    a = (x[:, :, None] * (2.0 ** np.arange(4, dtype=np.float32) * np.float32(math.pi / 2))).reshape(len(x), -1)
+    return np.concatenate([x, np.sin(a), np.cos(a)], axis=1)
+
+
+_WY, _WX = np.array([1, 1, 3, 3]), np.array([0, 2, 0, 2])  # bilinear weights of the four cells, from (1 - t, t)
+
+
+@dataclass(frozen=True)
+class Refine:
+    """The student's local refinement: the network's output after its F features is a map of
+    ``channels`` x ``grid`` x ``grid`` values (``stride`` input pixels per cell); each point reads
+    it bilinearly where it first landed and moves its canonical position by ``scale`` mm times
+    the read values through weights (E + 1, 3) that the read-out network (``weights``,
+    ``biases``: linear layers with ReLU between) computes from the point's canonical position."""
+
+    channels: int
+    grid: int
+    stride: int
+    scale: float
+    weights: list
+    biases: list
+
+    def __post_init__(self):
+        object.__setattr__(self, "_corners", np.array([0, 1, self.grid, self.grid + 1]))  # a cell's 4 neighbours, flat
+
+    @property
+    def size(self) -> int:
+        return self.channels * self.grid * self.grid
+
+    def readout(self, mean: np.ndarray) -> np.ndarray:
+        """(N, E + 1, 3) read-out weights and bias of points at canonical ``mean`` (N, 3), in mm."""
+        h = point_encoding(mean)
+        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+            h = h @ w + b
+            if i < len(self.weights) - 1:
+                np.maximum(h, 0, out=h)
+        return (self.scale * h).reshape(len(mean), self.channels + 1, 3).astype(np.float32)
+
+    def offsets(self, refine_map: np.ndarray, landmarks: np.ndarray, readout: np.ndarray) -> np.ndarray:
+        """Canonical offsets (B, N, 3) mm of points at ``landmarks`` (B, N, 2) input pixels, from
+        the flat map (B, G * G * E), row by row, channels last: bilinear, clamped at the border
+        (``grid_sample`` with ``align_corners=False``, ``padding_mode="border"``). About a dozen
+        numpy operations on the whole batch: per-call overhead is what a face costs here."""
+        b, n = landmarks.shape[:2]
+        g, e = self.grid, self.channels
+        u = landmarks * np.float32(1 / self.stride)
+        u += np.float32(0.5 / self.stride - 0.5)
+        np.clip(u, 0, g - 1.0001, out=u)
+        i0 = u.astype(np.intp)
+        t = u - i0
+        corner = i0 @ np.array([1, g]) + (np.arange(b) * (g * g))[:, None]
+        tt = np.concatenate([1 - t, t], axis=-1)  # 1 - tx, 1 - ty, tx, ty
+        w = tt[..., _WY] * tt[..., _WX]
+        v = w[:, :, None, :] @ refine_map.reshape(b * g * g, e)[corner[..., None] + self._corners]  # (B, N, 1, E)
+        return (v @ readout[:, :e])[:, :, 0] + readout[:, e]
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        out = {"refine_scalars": np.array([self.channels, self.grid, self.stride, self.scale], np.float64)}
+        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+            out[f"refine_w{i}"], out[f"refine_b{i}"] = w, b
+        return out
+
+    @classmethod
+    def from_arrays(cls, z) -> "Refine | None":
+        if "refine_scalars" not in z:
+            return None
+        channels, grid, stride, scale = (float(v) for v in z["refine_scalars"])
+        n = sum(1 for k in z if k.startswith("refine_w"))
+        return cls(int(channels), int(grid), int(stride), scale,
+                   [np.asarray(z[f"refine_w{i}"], np.float32) for i in range(n)],
+                   [np.asarray(z[f"refine_b{i}"], np.float32) for i in range(n)])
+
+
 @dataclass(frozen=True)
 class PointSet:
     """Decoding rows for one set of N query points: canonical ``mean`` (N, 3), ``basis``
-    (K, N, 3) and unit ``normals`` (N, 3), all float32."""
+    (K, N, 3) and unit ``normals`` (N, 3), all float32, and with local refinement their
+    ``readout`` (N, E + 1, 3) (``Refine.readout``)."""
 
     mean: np.ndarray
     basis: np.ndarray
     normals: np.ndarray
+    readout: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.mean)
@@ -77,6 +156,7 @@ class Tail:
     dense_basis: np.ndarray  # (K, V, 3)
     layout_mean: dict[str, np.ndarray]
     layout_basis: dict[str, np.ndarray]
+    refine: Refine | None = None
 
     def __post_init__(self):
         if self.weight.ndim != 2 or self.weight.shape[1] - self.num_coeffs not in (POSE_FIELDS, POSE_FIELDS + HEAD_POSE_FIELDS):
@@ -92,9 +172,18 @@ class Tail:
         """Whether the head reports the pose with a rotation of its own (``HEAD_POSE_FIELDS`` more columns)."""
         return self.weight.shape[1] == self.num_coeffs + POSE_FIELDS + HEAD_POSE_FIELDS
 
+    @property
+    def output_size(self) -> int:
+        """Values per face the network returns: F features, then the refinement map if any."""
+        return self.weight.shape[0] + (self.refine.size if self.refine else 0)
+
     def point_set(self, face: CanonicalFace, layout: str | np.ndarray) -> PointSet:
         """Rows for a bundled layout name, mesh vertex ids (N,), or barycentric points (N, 4)
         ``[triangle_id, w0, w1, w2]`` on the canonical mesh."""
+        rows = self._point_rows(face, layout)
+        return rows if self.refine is None else replace(rows, readout=self.refine.readout(rows.mean))
+
+    def _point_rows(self, face: CanonicalFace, layout: str | np.ndarray) -> PointSet:
         if isinstance(layout, str):
             if layout not in self.layout_mean:
                 raise InputError(f"layout {layout!r} is not bundled; expected one of {sorted(self.layout_mean)}, "
@@ -125,8 +214,9 @@ class Tail:
         costs: each step is one float32 numpy operation on the whole batch, and the pose is built
         row by row in Python floats (``_pose_rows``)."""
         f = np.asarray(features, dtype=np.float32)
-        if f.ndim != 2 or f.shape[1] != self.weight.shape[0]:
-            raise BundleError(f"model output has shape {f.shape}; the bundle's tail expects (B, {self.weight.shape[0]})")
+        if f.ndim != 2 or f.shape[1] != self.output_size:
+            raise BundleError(f"model output has shape {f.shape}; the bundle's tail expects (B, {self.output_size})")
+        f, refine_map = f[:, :self.weight.shape[0]], f[:, self.weight.shape[0]:]
         raw = f @ self.weight
         raw += self.bias
         k = self.num_coeffs
@@ -138,10 +228,10 @@ class Tail:
             n = len(points)
             canonical = (coeffs @ points.basis.reshape(-1, n * 3)).reshape(-1, n, 3)
             canonical += points.mean
-            cam = canonical @ mt
-            cam += translation[:, None, :]
-            lm = cam[..., :2] * (focal[:, None, None] / np.maximum(cam[..., 2:3], 1.0))
-            lm += (s - 1) / 2
+            cam, lm = _project(canonical, mt, translation, focal, s)
+            if self.refine is not None:
+                canonical += self.refine.offsets(refine_map, lm, points.readout)
+                cam, lm = _project(canonical, mt, translation, focal, s)
             # visibility: sigmoid(10 cos), cos of the rotated normal with the view ray -cam / |cam|
             x = _rowdot(points.normals @ mt, cam)
             x *= -5.0 / np.maximum(np.sqrt(_rowdot(cam, cam)), 1e-9)
@@ -161,6 +251,8 @@ class Tail:
         for name in self.layout_mean:
             out[f"layout_mean_{name}"] = self.layout_mean[name]
             out[f"layout_basis_{name}"] = self.layout_basis[name]
+        if self.refine is not None:
+            out.update(self.refine.to_arrays())
         return out
 
     @classmethod
@@ -173,7 +265,17 @@ class Tail:
             dense_basis=np.asarray(z["dense_basis"], np.float32),
             layout_mean={n: np.asarray(z[f"layout_mean_{n}"], np.float32) for n in names},
             layout_basis={n: np.asarray(z[f"layout_basis_{n}"], np.float32) for n in names},
+            refine=Refine.from_arrays(z),
         )
+
+
+def _project(canonical: np.ndarray, mt: np.ndarray, translation: np.ndarray, focal: np.ndarray, size: int):
+    """Canonical points (B, N, 3) -> camera space (B, N, 3) mm and input pixels (B, N, 2)."""
+    cam = canonical @ mt
+    cam += translation[:, None, :]
+    lm = cam[..., :2] * (focal[:, None, None] / np.maximum(cam[..., 2:3], 1.0))
+    lm += (size - 1) / 2
+    return cam, lm
 
 
 def _pose_rows(pose: list, size: int, focal0: float, depth0: float):

@@ -21,13 +21,13 @@ from edge_landmarks.bundle import FORMAT, FORMAT_VERSION, sha256_file
 from edge_landmarks.canonical import CanonicalFace
 from edge_landmarks.data import load_ytf68
 from edge_landmarks.data.split import train_val
-from edge_landmarks.decode import HEAD_POSE_FIELDS, POSE_FIELDS, Tail
+from edge_landmarks.decode import HEAD_POSE_FIELDS, POSE_FIELDS, Refine, Tail
 from edge_landmarks.errors import EdgeLandmarksError
 from edge_landmarks.evaluate import evaluate_runtime
 
 from .distill import load_student
 from .exporters import TARGETS, export_target
-from .models.student import Student
+from .models.student import ExportedStudent, Student, refine_stride
 from .train import DEFAULT_DATA
 
 LICENCE = ("Trained on ytf68 (YouTube Faces frames with 68-point labels) and the Surrey Face Model: "
@@ -44,7 +44,20 @@ def tail_from_student(model: Student) -> Tail:
         depth0=cfg.depth0, focal0=cfg.focal0, dense_mean=f(model.dense_mean), dense_basis=f(model.dense_basis),
         layout_mean={n: f(p) for n, p in model.layout_mean.items()},
         layout_basis={n: f(p) for n, p in model.layout_basis.items()},
+        refine=refine_from_student(model),
     )
+
+
+def refine_from_student(model: Student) -> Refine | None:
+    """The local refinement's read-out network and map geometry, or None for a student without one."""
+    if not model.cfg.refine_channels:
+        return None
+    linears = [m for m in model.readout.weights if isinstance(m, torch.nn.Linear)]
+    cfg = model.cfg
+    grid = -(-cfg.input.size // refine_stride(cfg))
+    return Refine(channels=cfg.refine_channels, grid=grid, stride=refine_stride(cfg), scale=cfg.refine_scale,
+                  weights=[l.weight.detach().float().numpy().T.copy() for l in linears],
+                  biases=[l.bias.detach().float().numpy().copy() for l in linears])
 
 
 def _file_entry(root: Path, p: Path) -> dict:
@@ -96,7 +109,7 @@ def export_bundle(student: str | Path, out: str | Path, targets: list[str], prec
         if not precs or any(p not in TARGETS[t].precisions for p in precs):
             raise EdgeLandmarksError(f"target {t}: precisions {precs} asked; it builds {list(TARGETS[t].precisions)}")
     model, face, ck = load_student(student)
-    backbone = model.backbone.eval()
+    network = ExportedStudent(model.backbone).eval()
     spec = model.cfg.input
     tmp = out.with_name(out.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -109,7 +122,7 @@ def export_bundle(student: str | Path, out: str | Path, targets: list[str], prec
         example = torch.zeros(1, 3, spec.size, spec.size).numpy()
         models, fp32 = [], {}
         for t in targets:
-            fp32[t] = export_target(t, "fp32", backbone, example, None, tmp, stem="model")
+            fp32[t] = export_target(t, "fp32", network, example, None, tmp, stem="model")
         manifest = _manifest(tmp, model, face, ck, command, [
             {"backend": TARGETS[t].backend, "target": t, "precision": "fp32", "files": [_file_entry(tmp, p) for p in fp32[t]]}
             for t in targets])
@@ -125,7 +138,7 @@ def export_bundle(student: str | Path, out: str | Path, targets: list[str], prec
                 models.append({"backend": TARGETS[t].backend, "target": t, "precision": "fp32",
                                "files": [_file_entry(tmp, p) for p in fp32[t]]})
             for prec in [p for p in precs if p != "fp32"]:
-                files = export_target(t, prec, backbone, example, cs.inputs if prec == "int8" else None, tmp,
+                files = export_target(t, prec, network, example, cs.inputs if prec == "int8" else None, tmp,
                                       stem="model", fp32_path=fp32[t][0])
                 models.append({"backend": TARGETS[t].backend, "target": t, "precision": prec,
                                "files": [_file_entry(tmp, p) for p in files]})

@@ -73,6 +73,10 @@ class StudentConfig:
     depth0: float = 600.0
     focal0: float = 2.9
     pose_head: bool = False  # a rotation of its own (6 more head outputs) reports the head pose; the landmarks keep theirs
+    refine_channels: int = 0  # local refinement (models/student.py): channels of the map read at each point; 0 = none
+    refine_tap: int = 2  # the stage whose output that map is computed from (2: stride 8, a 16 x 16 map at a 128 px input)
+    refine_hidden: int = 128  # width of the network that turns a point's canonical position into its read-out weights
+    refine_scale: float = 2.0  # mm of canonical offset per unit of read-out
 
     @classmethod
     def from_dict(cls, d: dict) -> "StudentConfig":

@@ -215,8 +215,11 @@ def warm_start_student(model: Student, path: str | Path) -> None:
         k = old.num_coeffs
         for name in ("head.weight", "head.bias"):
             source[name] = torch.cat([source[name], source[name][k:k + HEAD_POSE_FIELDS]])
-    if replace(old, input=new.input, pose_head=new.pose_head) == new:  # same layers (at most a finer input)
-        model.load_state_dict(source)
+    refine = {k: getattr(new, k) for k in ("refine_channels", "refine_tap", "refine_hidden", "refine_scale")}
+    if replace(old, input=new.input, pose_head=new.pose_head, **refine) == new:  # same layers (at most a finer input)
+        missing, unexpected = model.load_state_dict(source, strict=False)
+        if unexpected or any(not k.startswith(("backbone.refine.", "readout.")) for k in missing):
+            raise ValueError(f"{path}: weights do not fit this student (missing {missing}, unexpected {unexpected})")
         return
     weights, added = deepen_weights(source, tuple(s[1] for s in old.stages), tuple(s[1] for s in new.stages), stem=1)
     target = model.state_dict()

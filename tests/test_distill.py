@@ -192,3 +192,56 @@ def test_a_pose_head_starts_as_the_projection_and_the_tail_decodes_it_like_torch
     save_student(tmp_path / "head.pt", dst, face, best_weights="model")
     with pytest.raises(ValueError, match="not a grown copy"):
         warm_start_student(student(small), tmp_path / "head.pt")
+
+
+def test_local_refinement_starts_as_the_same_function_and_the_tail_decodes_it_like_torch(sfm_dir, tmp_path):
+    """``refine_channels``: warm-started from a student without it, the refined student is the
+    same function (its read-out starts at zero); once the read-out moves, the points move, and
+    the numpy tail decodes the exported network's single output like the PyTorch student, for a
+    bundled layout and for custom barycentric points. The refinement cannot be dropped again."""
+    from export.bundle import tail_from_student
+    from export.distill import face_tensors, save_student, warm_start_student
+    from export.models.student import ExportedStudent, Student, refine_stride
+
+    face, small, _ = _tiny_students(sfm_dir, 48)
+    ids = {n: torch.as_tensor(face.layout_vertices(n), dtype=torch.long) for n in face.layouts}
+    student = lambda cfg: Student(cfg, torch.as_tensor(face.vertices, dtype=torch.float32), ids)  # noqa: E731
+    torch.manual_seed(0)
+    src = student(small)
+    with torch.no_grad():
+        src.head.weight.normal_(0, 0.02)
+    save_student(tmp_path / "plain.pt", src, face, best_weights="model")
+    refined = replace(small, refine_channels=6, refine_tap=1, refine_hidden=16)
+    assert refine_stride(refined) == 4
+    dst = student(refined)
+    warm_start_student(dst, tmp_path / "plain.pt")
+    ft = face_tensors(face)
+    rows = (*dst.layout_rows("ibug68"), ft["normals"][ft["ibug68"]])
+    x = torch.randn(2, 3, 48, 48, generator=torch.Generator().manual_seed(1))
+    src.eval()
+    dst.eval()
+    with torch.no_grad():
+        a, b = src(x, {"p": rows})["p"], dst(x, {"p": rows})["p"]
+        assert torch.equal(a["landmarks"], b["landmarks"])
+        dst.readout.weights[-1].weight.normal_(0, 0.5, generator=torch.Generator().manual_seed(2))
+        c = dst(x, {"p": rows})["p"]
+        out = ExportedStudent(dst.backbone)(x).numpy()
+    assert (c["landmarks"] - c["landmarks_coarse"]).abs().max() > 0.2
+    assert torch.equal(c["landmarks_coarse"], a["landmarks"])
+    tail = tail_from_student(dst)
+    assert out.shape == (2, tail.output_size) == (2, 32 + 12 * 12 * 6)
+    d = tail.decode(out, tail.point_set(face, "ibug68"))
+    for key, got in (("landmarks", d.landmarks), ("canonical", d.canonical), ("camera", d.camera), ("visibility", d.visibility)):
+        assert np.abs(got - c[key].numpy()).max() < 1e-3, key
+    bary = np.array([[5, 0.2, 0.3, 0.5], [40, 1.0, 0.0, 0.0]])
+    tri = torch.as_tensor(face.triangles[bary[:, 0].astype(int)])
+    w = torch.as_tensor(bary[:, 1:], dtype=torch.float32)
+    mean = torch.einsum("nk,nkd->nd", w, dst.dense_mean[tri])
+    basis = torch.einsum("nk,cnkd->cnd", w, dst.dense_basis[:, tri])
+    with torch.no_grad():
+        e = dst(x, {"q": (mean, basis, torch.zeros(2, 3))})["q"]
+    got = tail.decode(out, tail.point_set(face, bary)).landmarks
+    assert np.abs(got - e["landmarks"].numpy()).max() < 1e-3
+    save_student(tmp_path / "refined.pt", dst, face, best_weights="model")
+    with pytest.raises(ValueError, match="do not fit"):
+        warm_start_student(student(small), tmp_path / "refined.pt")

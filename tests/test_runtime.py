@@ -416,7 +416,7 @@ def test_non_finite_model_output_is_an_input_error(tiny_bundle, image, monkeypat
     rt = Runtime(tiny_bundle, backend="onnxruntime", precision="fp32", score_threshold=0)
     for bad in (np.nan, np.inf):
         def run(x, bad=bad):
-            out = np.zeros((len(x), rt.bundle.tail.weight.shape[0]), np.float32)
+            out = np.zeros((len(x), rt.bundle.tail.output_size), np.float32)
             out[0, 3] = bad
             return out
         monkeypatch.setattr(rt._model, "run", run)
