@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
+import cv2
 import numpy as np
 
 from .canonical import CanonicalFace
@@ -37,8 +38,6 @@ def point_encoding(points: np.ndarray) -> np.ndarray:
     return np.concatenate([x, np.sin(a), np.cos(a)], axis=1)
 
 
-_WY, _WX = np.array([1, 1, 3, 3]), np.array([0, 2, 0, 2])  # bilinear weights of the four cells, from (1 - t, t)
-
 
 @dataclass(frozen=True)
 class Refine:
@@ -55,9 +54,6 @@ class Refine:
     weights: list
     biases: list
 
-    def __post_init__(self):
-        object.__setattr__(self, "_corners", np.array([0, 1, self.grid, self.grid + 1]))  # a cell's 4 neighbours, flat
-
     @property
     def size(self) -> int:
         return self.channels * self.grid * self.grid
@@ -73,21 +69,24 @@ class Refine:
 
     def offsets(self, refine_map: np.ndarray, landmarks: np.ndarray, readout: np.ndarray) -> np.ndarray:
         """Canonical offsets (B, N, 3) mm of points at ``landmarks`` (B, N, 2) input pixels, from
-        the flat map (B, G * G * E), row by row, channels last: bilinear, clamped at the border
-        (``grid_sample`` with ``align_corners=False``, ``padding_mode="border"``). About a dozen
-        numpy operations on the whole batch: per-call overhead is what a face costs here."""
+        the flat map (B, G * G * E), row by row, channels last.
+
+        The map is read with ``cv2.remap`` (bilinear, edges replicated: ``grid_sample`` with
+        ``align_corners=False`` and ``padding_mode="border"``, as in training), whose weights are
+        fixed-point, 1/32 of a cell (0.25 input pixels at stride 8): 0.2 mm at most on the
+        validation faces, no change in NME (docs/DEPLOYED.md). It takes a third of the time of
+        the exact gather in numpy, whose dozen operations run three times slower right after the
+        network than in a warm loop."""
         b, n = landmarks.shape[:2]
         g, e = self.grid, self.channels
         u = landmarks * np.float32(1 / self.stride)
         u += np.float32(0.5 / self.stride - 0.5)
-        np.clip(u, 0, g - 1.0001, out=u)
-        i0 = u.astype(np.intp)
-        t = u - i0
-        corner = i0 @ np.array([1, g]) + (np.arange(b) * (g * g))[:, None]
-        tt = np.concatenate([1 - t, t], axis=-1)  # 1 - tx, 1 - ty, tx, ty
-        w = tt[..., _WY] * tt[..., _WX]
-        v = w[:, :, None, :] @ refine_map.reshape(b * g * g, e)[corner[..., None] + self._corners]  # (B, N, 1, E)
-        return (v @ readout[:, :e])[:, :, 0] + readout[:, e]
+        maps = refine_map.reshape(b, g, g, e)
+        v = np.stack([cv2.remap(maps[i], u[i, :, 0][None], u[i, :, 1][None], cv2.INTER_LINEAR,
+                                borderMode=cv2.BORDER_REPLICATE) for i in range(b)])  # (B, 1, N, E)
+        out = (v.reshape(b, n, 1, e) @ readout[:, :e])[:, :, 0]
+        out += readout[:, e]
+        return out
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         out = {"refine_scalars": np.array([self.channels, self.grid, self.stride, self.scale], np.float64)}

@@ -64,9 +64,9 @@ def test_accuracy_and_backend_agreement_on_real_faces(val_faces):
     ref = preds[("onnxruntime", "fp32")]
     assert nme_per_face(ref, gt).mean() < 0.10
     for (backend, precision), p in preds.items():
-        if precision in ("fp32", "fp16"):  # float16 weights: about 0.01 px
+        if precision in ("fp32", "fp16"):  # float16 weights: 0.2 px at most (the refinement reads its map at 1/32 cell)
             err = np.abs(p - ref).max()
-            assert err < (0.05 if precision == "fp32" else 0.1), (backend, precision, err)
+            assert err < (0.05 if precision == "fp32" else 0.25), (backend, precision, err)
         else:  # int8: point distance to fp32 per inter-ocular distance; rare faces deviate more
             err = nme_per_face(p, ref)
             assert err.mean() < 0.02 and np.percentile(err, 90) < 0.03, (backend, precision, err)
