@@ -279,3 +279,23 @@ def test_export_target_argument_errors(tmp_path):
 def test_importing_backends_does_not_import_torch():
     code = "import sys, edge_landmarks.backends as b; b.available_backends(); assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])
+
+
+@pytest.mark.parametrize("preset", [None, "ALL"])
+def test_openvino_caps_onednn_below_amx_unless_the_caller_chose(preset):
+    """The OpenVINO backend sets ONEDNN_MAX_CPU_ISA to AVX-512 VNNI before OpenVINO loads (AMX
+    int8 kernels are slower for this network), and leaves a value the caller set alone."""
+    pytest.importorskip("openvino")
+    import os
+
+    from edge_landmarks.bundle import Bundle
+
+    env = {k: v for k, v in os.environ.items() if k != "ONEDNN_MAX_CPU_ISA"}
+    if preset:
+        env["ONEDNN_MAX_CPU_ISA"] = preset
+    path = Bundle.load().entry("openvino", "int8").path
+    code = ("import os; from edge_landmarks.backends.openvino import OpenVinoBackend as B; "
+            f"B({str(path)!r}, threads=1); print(os.environ.get('ONEDNN_MAX_CPU_ISA'))")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == (preset or "AVX512_CORE_VNNI")
