@@ -93,6 +93,23 @@ def _tiny_students(sfm_dir, size: int):
     return face, small, lambda cfg: Student(cfg, torch.zeros(len(face.vertices), 3), ids)
 
 
+def _plain_student_saved(sfm_dir, path):
+    """(face, tiny config, config -> Student on the canonical mesh, a seeded student saved at
+    ``path`` with a non-trivial head): where the pose-head and refinement tests warm-start from."""
+    from export.distill import save_student
+    from export.models.student import Student
+
+    face, small, _ = _tiny_students(sfm_dir, 48)
+    ids = {n: torch.as_tensor(face.layout_vertices(n), dtype=torch.long) for n in face.layouts}
+    student = lambda cfg: Student(cfg, torch.as_tensor(face.vertices, dtype=torch.float32), ids)  # noqa: E731
+    torch.manual_seed(0)
+    src = student(small)
+    with torch.no_grad():
+        src.head.weight.normal_(0, 0.02)
+    save_student(path, src, face, best_weights="model")
+    return face, small, student, src
+
+
 def test_a_grown_student_starts_as_the_same_function(sfm_dir, tmp_path):
     """Warm-starting a deeper and wider student (an added block, doubled expansion, wider
     reduction) from a trained one keeps its outputs exactly; a student that is not a grown
@@ -156,16 +173,8 @@ def test_a_pose_head_starts_as_the_projection_and_the_tail_decodes_it_like_torch
     from export.bundle import tail_from_student
     from export.distill import face_tensors, save_student, warm_start_student
     from export.models.camera import euler_yaw_pitch_roll
-    from export.models.student import Student
 
-    face, small, _ = _tiny_students(sfm_dir, 48)
-    ids = {n: torch.as_tensor(face.layout_vertices(n), dtype=torch.long) for n in face.layouts}
-    student = lambda cfg: Student(cfg, torch.as_tensor(face.vertices, dtype=torch.float32), ids)  # noqa: E731
-    torch.manual_seed(0)
-    src = student(small)
-    with torch.no_grad():
-        src.head.weight.normal_(0, 0.02)
-    save_student(tmp_path / "plain.pt", src, face, best_weights="model")
+    face, small, student, src = _plain_student_saved(sfm_dir, tmp_path / "plain.pt")
     dst = student(replace(small, pose_head=True))
     warm_start_student(dst, tmp_path / "plain.pt")
     ft = face_tensors(face)
@@ -201,16 +210,9 @@ def test_local_refinement_starts_as_the_same_function_and_the_tail_decodes_it_li
     bundled layout and for custom barycentric points. The refinement cannot be dropped again."""
     from export.bundle import tail_from_student
     from export.distill import face_tensors, save_student, warm_start_student
-    from export.models.student import ExportedStudent, Student, refine_stride
+    from export.models.student import ExportedStudent, refine_stride
 
-    face, small, _ = _tiny_students(sfm_dir, 48)
-    ids = {n: torch.as_tensor(face.layout_vertices(n), dtype=torch.long) for n in face.layouts}
-    student = lambda cfg: Student(cfg, torch.as_tensor(face.vertices, dtype=torch.float32), ids)  # noqa: E731
-    torch.manual_seed(0)
-    src = student(small)
-    with torch.no_grad():
-        src.head.weight.normal_(0, 0.02)
-    save_student(tmp_path / "plain.pt", src, face, best_weights="model")
+    face, small, student, src = _plain_student_saved(sfm_dir, tmp_path / "plain.pt")
     refined = replace(small, refine_channels=6, refine_tap=1, refine_hidden=16)
     assert refine_stride(refined) == 4
     dst = student(refined)
