@@ -38,7 +38,6 @@ def point_encoding(points: np.ndarray) -> np.ndarray:
     return np.concatenate([x, np.sin(a), np.cos(a)], axis=1)
 
 
-
 @dataclass(frozen=True)
 class Refine:
     """The student's local refinement: the network's output after its F features is a map of

@@ -218,7 +218,7 @@ def record_probe_deviation(root: Path, manifest: dict) -> None:
 
 
 def _manifest(root: Path, model: Student, face: CanonicalFace, ck: dict, command: str, models: list) -> dict:
-    cfg = model.cfg
+    cfg, tail = model.cfg, tail_from_student(model)
     k, extra = cfg.num_coeffs, HEAD_POSE_FIELDS if cfg.pose_head else 0
     return {
         "format": FORMAT,
@@ -234,14 +234,19 @@ def _manifest(root: Path, model: Student, face: CanonicalFace, ck: dict, command
                   "mean": cfg.input.mean, "std": cfg.input.std,
                   "framing": "square centred on the face box, side = enlarge x the box's longer side, "
                              "cv2.warpAffine bilinear with replicated border; value = (pixel / 255 - mean) / std"},
-        "output": {"name": "features", "shape": [1, cfg.features], "dtype": "float32",
+        "output": {"name": "features", "shape": [1, tail.output_size], "dtype": "float32",
+                   "features": [0, cfg.features],
                    "head": {"coeffs": [0, k], "rotation_6d": [k, k + 6], "centre_xy": [k + 6, k + 8], "log_depth": k + 8,
                             "log_focal": k + 9, "score_logit": k + 10, "width": k + POSE_FIELDS + extra}
-                   | ({"head_rotation_6d": [k + POSE_FIELDS, k + POSE_FIELDS + extra]} if extra else {})},
+                   | ({"head_rotation_6d": [k + POSE_FIELDS, k + POSE_FIELDS + extra]} if extra else {})}
+                  | ({"refine_map": {"values": [cfg.features, tail.output_size], "layout": "HWC",
+                                     "shape": [tail.refine.grid, tail.refine.grid, tail.refine.channels],
+                                     "stride": tail.refine.stride}} if tail.refine else {}),
         "float_tail": ("Kept in float32 numpy on every backend and precision (edge_landmarks/decode.py): the head "
                        "layer (features -> shape coefficients and pose), the linear shape bases, the rotation, the "
-                       "perspective projection and the affine back to image pixels. Quantizing this tail would cost "
-                       "accuracy for no speed (a few thousand multiply-adds)."),
+                       "perspective projection and the affine back to image pixels, and the local refinement's "
+                       "read of its map. Quantizing this tail would cost accuracy for no speed (a few thousand "
+                       "multiply-adds)."),
         "tail": "tail.npz",
         "canonical": "canonical.npz",
         "files": [_file_entry(root, root / "tail.npz"), _file_entry(root, root / "canonical.npz")],

@@ -59,7 +59,7 @@ def refine_stride(cfg: StudentConfig) -> int:
 class StudentBackbone(nn.Module):
     """image (B, 3, S, S) normalised RGB -> features (B, F), post-ReLU; with local refinement
     (``cfg.refine_channels``) also the refinement map (B, E, S / stride, S / stride), post-ReLU,
-    computed from the output of stage ``cfg.refine_tap``. This is what gets exported."""
+    computed from the output of stage ``cfg.refine_tap``. Exported through ``ExportedStudent``."""
 
     def __init__(self, cfg: StudentConfig):
         super().__init__()
