@@ -123,7 +123,7 @@ def export_bundle(student: str | Path, out: str | Path, targets: list[str], prec
         models, fp32 = [], {}
         for t in targets:
             fp32[t] = export_target(t, "fp32", network, example, None, tmp, stem="model")
-        manifest = _manifest(tmp, model, face, ck, command, [
+        manifest = _manifest(tmp, model, tail, face, ck, command, [
             {"backend": TARGETS[t].backend, "target": t, "precision": "fp32", "files": [_file_entry(tmp, p) for p in fp32[t]]}
             for t in targets])
         write_manifest(tmp, manifest)
@@ -217,8 +217,8 @@ def record_probe_deviation(root: Path, manifest: dict) -> None:
             m.setdefault("accuracy", {})["probe_rms"] = round(deviation(runner, inputs, reference), 5)
 
 
-def _manifest(root: Path, model: Student, face: CanonicalFace, ck: dict, command: str, models: list) -> dict:
-    cfg, tail = model.cfg, tail_from_student(model)
+def _manifest(root: Path, model: Student, tail: Tail, face: CanonicalFace, ck: dict, command: str, models: list) -> dict:
+    cfg = model.cfg
     k, extra = cfg.num_coeffs, HEAD_POSE_FIELDS if cfg.pose_head else 0
     return {
         "format": FORMAT,

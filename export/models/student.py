@@ -123,8 +123,9 @@ class Readout(nn.Module):
 class ExportedStudent(nn.Module):
     """The network a bundle ships: image (B, 3, S, S) -> (B, F + H * W * E), the backbone's
     features followed, with local refinement, by its refinement map flattened row by row with
-    the channels last (what the runtime gathers per point). One output keeps every backend's interface (and int8 recipe) the same; the runtime's
-    tail splits it (``edge_landmarks/decode.py``)."""
+    the channels last (an H x W image of E channels, as the runtime's ``cv2.remap`` reads it).
+    One output keeps every backend's interface (and int8 recipe) the same; the runtime's tail
+    splits it (``edge_landmarks/decode.py``)."""
 
     def __init__(self, backbone: StudentBackbone):
         super().__init__()
