@@ -28,6 +28,7 @@ _rowdot = getattr(np, "vecdot", None) or (lambda a, b: np.einsum("...d,...d->...
 CANONICAL_TO_CAMERA = np.diag([1.0, -1.0, -1.0]).astype(np.float32)
 POSE_FIELDS = 11  # rot6d (6), centre xy (2), log depth, log focal, score logit
 HEAD_POSE_FIELDS = 6  # optional: the reported head rotation (rot6d) of a student with a pose head
+NON_FINITE = "the model produced non-finite or out-of-range outputs for this input"
 
 
 def point_encoding(points: np.ndarray) -> np.ndarray:
@@ -57,18 +58,20 @@ class Refine:
     def size(self) -> int:
         return self.channels * self.grid * self.grid
 
-    def readout(self, mean: np.ndarray) -> np.ndarray:
-        """(N, E + 1, 3) read-out weights and bias of points at canonical ``mean`` (N, 3), in mm."""
+    def readout(self, mean: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Read-out weights (N, 3, E) and bias (N, 3) of points at canonical ``mean`` (N, 3), in mm."""
         h = point_encoding(mean)
         for i, (w, b) in enumerate(zip(self.weights, self.biases)):
             h = h @ w + b
             if i < len(self.weights) - 1:
                 np.maximum(h, 0, out=h)
-        return (self.scale * h).reshape(len(mean), self.channels + 1, 3).astype(np.float32)
+        h = (self.scale * h).reshape(len(mean), self.channels + 1, 3).astype(np.float32)
+        return np.ascontiguousarray(h[:, :-1].transpose(0, 2, 1)), np.ascontiguousarray(h[:, -1])
 
-    def offsets(self, refine_map: np.ndarray, landmarks: np.ndarray, readout: np.ndarray) -> np.ndarray:
-        """Canonical offsets (B, N, 3) mm of points at ``landmarks`` (B, N, 2) input pixels, from
-        the flat map (B, G * G * E), row by row, channels last.
+    def offsets(self, refine_map: np.ndarray, cells: np.ndarray, points: "PointSet") -> np.ndarray:
+        """Canonical offsets (B, N, 3) mm of ``points`` read at ``cells`` (B, N, 2), map cells with
+        cell centres at integers (input pixel ``p`` is cell ``(p + 0.5) / stride - 0.5``), from the
+        flat map (B, G * G * E), row by row, channels last.
 
         The map is read with ``cv2.remap`` (bilinear, edges replicated: ``grid_sample`` with
         ``align_corners=False`` and ``padding_mode="border"``, as in training), whose weights are
@@ -76,15 +79,13 @@ class Refine:
         a sample face, and the same validation NME (docs/DEPLOYED.md). It takes a third of the time of
         the exact gather in numpy, whose dozen operations run three times slower right after the
         network than in a warm loop."""
-        b, n = landmarks.shape[:2]
+        b, n = cells.shape[:2]
         g, e = self.grid, self.channels
-        u = landmarks * np.float32(1 / self.stride)
-        u += np.float32(0.5 / self.stride - 0.5)
         maps = refine_map.reshape(b, g, g, e)
-        v = np.stack([cv2.remap(maps[i], u[i, :, 0][None], u[i, :, 1][None], cv2.INTER_LINEAR,
-                                borderMode=cv2.BORDER_REPLICATE) for i in range(b)])  # (B, 1, N, E)
-        out = (v.reshape(b, n, 1, e) @ readout[:, :e])[:, :, 0]
-        out += readout[:, e]
+        v = [cv2.remap(maps[i], cells[i][None], None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+             for i in range(b)]  # (1, N, E) each
+        out = _rowdot((v[0] if b == 1 else np.stack(v)).reshape(b, n, 1, e), points.readout)
+        out += points.readout_bias
         return out
 
     def to_arrays(self) -> dict[str, np.ndarray]:
@@ -108,12 +109,13 @@ class Refine:
 class PointSet:
     """Decoding rows for one set of N query points: canonical ``mean`` (N, 3), ``basis``
     (K, N, 3) and unit ``normals`` (N, 3), all float32, and with local refinement their
-    ``readout`` (N, E + 1, 3) (``Refine.readout``)."""
+    ``readout`` (N, 3, E) and ``readout_bias`` (N, 3) (``Refine.readout``)."""
 
     mean: np.ndarray
     basis: np.ndarray
     normals: np.ndarray
     readout: np.ndarray | None = None
+    readout_bias: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.mean)
@@ -179,7 +181,10 @@ class Tail:
         """Rows for a bundled layout name, mesh vertex ids (N,), or barycentric points (N, 4)
         ``[triangle_id, w0, w1, w2]`` on the canonical mesh."""
         rows = self._point_rows(face, layout)
-        return rows if self.refine is None else replace(rows, readout=self.refine.readout(rows.mean))
+        if self.refine is None:
+            return rows
+        readout, bias = self.refine.readout(rows.mean)
+        return replace(rows, readout=readout, readout_bias=bias)
 
     def _point_rows(self, face: CanonicalFace, layout: str | np.ndarray) -> PointSet:
         if isinstance(layout, str):
@@ -210,7 +215,12 @@ class Tail:
 
         Written for few faces per call, where per-call overhead, not arithmetic, is what a face
         costs: each step is one float32 numpy operation on the whole batch, and the pose is built
-        row by row in Python floats (``_pose_rows``)."""
+        row by row in Python floats (``_pose_rows``).
+
+        Raises:
+            BundleError: features of the wrong shape for this tail.
+            InputError: non-finite features where they reach the result (checked on the pose
+                fields and on the visibility, which every point's position feeds)."""
         f = np.asarray(features, dtype=np.float32)
         if f.ndim != 2 or f.shape[1] != self.output_size:
             raise BundleError(f"model output has shape {f.shape}; the bundle's tail expects (B, {self.output_size})")
@@ -220,22 +230,28 @@ class Tail:
         k = self.num_coeffs
         coeffs = raw[:, :k]
         s = self.input_size
-        rotation, mt, translation, focal, score, angles = _pose_rows(raw[:, k:].tolist(), s, self.focal0, self.depth0)
+        r = self.refine
+        cells = (1 / r.stride, ((s - 1) / 2 + 0.5) / r.stride - 0.5) if r is not None else (1.0, 0.0)
+        rotation, mt, translation, focal, score, angles, kt, kt_cells = _pose_rows(
+            raw[:, k:].tolist(), s, self.focal0, self.depth0, cells)
         out = []
         for points in point_sets:
             n = len(points)
             canonical = (coeffs @ points.basis.reshape(-1, n * 3)).reshape(-1, n, 3)
             canonical += points.mean
-            cam, lm = _project(canonical, mt, translation, focal, s)
-            if self.refine is not None:
-                canonical += self.refine.offsets(refine_map, lm, points.readout)
-                cam, lm = _project(canonical, mt, translation, focal, s)
+            cam = _camera(canonical, mt, translation)
+            if r is not None:
+                canonical += r.offsets(refine_map, _pixels(cam, kt_cells), points)
+                cam = _camera(canonical, mt, translation)
+            lm = _pixels(cam, kt)
             # visibility: sigmoid(10 cos), cos of the rotated normal with the view ray -cam / |cam|
             x = _rowdot(points.normals @ mt, cam)
             x *= -5.0 / np.maximum(np.sqrt(_rowdot(cam, cam)), 1e-9)
             np.tanh(x, out=x)
             x += 1.0
             x *= 0.5
+            if not cv2.checkRange(x)[0]:
+                raise InputError(NON_FINITE)
             out.append(Decoded(lm, canonical, cam, rotation, translation, focal, x, score, angles))
         return out
 
@@ -267,34 +283,47 @@ class Tail:
         )
 
 
-def _project(canonical: np.ndarray, mt: np.ndarray, translation: np.ndarray, focal: np.ndarray, size: int):
-    """Canonical points (B, N, 3) -> camera space (B, N, 3) mm and input pixels (B, N, 2)."""
+def _camera(canonical: np.ndarray, mt: np.ndarray, translation: np.ndarray) -> np.ndarray:
+    """Canonical points (B, N, 3) -> camera space (B, N, 3) mm."""
     cam = canonical @ mt
     cam += translation[:, None, :]
-    lm = cam[..., :2] * (focal[:, None, None] / np.maximum(cam[..., 2:3], 1.0))
-    lm += (size - 1) / 2
-    return cam, lm
+    return cam
 
 
-def _pose_rows(pose: list, size: int, focal0: float, depth0: float):
+def _pixels(cam: np.ndarray, kt: np.ndarray) -> np.ndarray:
+    """Camera points (B, N, 3) -> (B, N, 2) pinhole projection with intrinsics ``kt`` (B, 3, 3),
+    transposed for row vectors (depth clamped to 1 mm)."""
+    h = cam @ kt
+    w = h[..., 2:]
+    np.maximum(w, 1.0, out=w)
+    return h[..., :2] / w
+
+
+def _pose_rows(pose: list, size: int, focal0: float, depth0: float, cells: tuple[float, float]):
     """Rows of the network's pose fields -> head rotation (B, 3, 3), the projection's
     (R @ diag(1, -1, -1))^T for row-vector points (B, 3, 3), translation (B, 3) mm, focal (B,)
-    input pixels, score (B,) and the head rotation's yaw, pitch, roll (B, 3) degrees, all float32
-    views of one array. The head rotation is the projection's unless the row carries
+    input pixels, score (B,), the head rotation's yaw, pitch, roll (B, 3) degrees, and the
+    camera intrinsics (B, 3, 3) transposed for row vectors, in input pixels and in refinement
+    map cells (``cells``: cells per pixel and offset), all float32 views of one array. The head rotation is the projection's unless the row carries
     ``HEAD_POSE_FIELDS`` more values (a pose head). Row by row in Python floats: for the few
     faces of a call that is several times cheaper than a dozen numpy operations on tiny arrays."""
     rows = []
+    c = (size - 1) / 2
     for p in pose:
+        if not math.isfinite(sum(p)) or max(p[8], p[9]) > 80.0:  # math.exp overflows past 709
+            raise InputError(NON_FINITE)
         r = _rotation_6d_row(*p[:6])
         h = _rotation_6d_row(*p[POSE_FIELDS:]) if len(p) > POSE_FIELDS else r
         fl = focal0 * size * math.exp(p[9])
         tz = depth0 * math.exp(p[8])
         per = (size / 2) * tz / fl
+        fc = fl * cells[0]
         rows.append((*h[0], *h[1], *h[2], r[0][0], r[1][0], r[2][0], -r[0][1], -r[1][1], -r[2][1],
                      -r[0][2], -r[1][2], -r[2][2], p[6] * per, p[7] * per, tz, fl, 0.5 * (1.0 + math.tanh(0.5 * p[10])),
-                     *_euler_row(h)))
-    a = np.array(rows, np.float32).reshape(-1, 26)
-    return a[:, :9].reshape(-1, 3, 3), a[:, 9:18].reshape(-1, 3, 3), a[:, 18:21], a[:, 21], a[:, 22], a[:, 23:]
+                     *_euler_row(h), fl, 0.0, 0.0, 0.0, fl, 0.0, c, c, 1.0, fc, 0.0, 0.0, 0.0, fc, 0.0, cells[1], cells[1], 1.0))
+    a = np.array(rows, np.float32).reshape(-1, 44)
+    return (a[:, :9].reshape(-1, 3, 3), a[:, 9:18].reshape(-1, 3, 3), a[:, 18:21], a[:, 21], a[:, 22], a[:, 23:26],
+            a[:, 26:35].reshape(-1, 3, 3), a[:, 35:].reshape(-1, 3, 3))
 
 
 def _rotation_6d_row(a0: float, a1: float, a2: float, b0: float, b1: float, b2: float) -> tuple:

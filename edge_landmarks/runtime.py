@@ -21,7 +21,7 @@ from .bundle import Bundle
 from .decode import Decoded, PointSet
 from .errors import InputError
 from .geometry import affine_scale, apply_affine, check_box, compose_affine, invert_affine, tight_box
-from .image import face_crop, load_image, to_network_input
+from .image import face_crop, load_image
 from .motion import MotionSettings, crop_gray, crop_motion
 from .results import Face, Pose
 from .selection import Timing, choose, pick
@@ -121,9 +121,7 @@ class Runtime:
             c, m = face_crop(image, b, spec.size, spec.enlarge, channels=4)
             crops.append(c)
             affines.append(m)
-        feats = self._model.run(to_network_input(crops, spec.color, spec.mean, spec.std))
-        if not cv2.checkRange(feats)[0]:  # NaN or infinity anywhere
-            raise InputError("the model produced non-finite outputs for this input")
+        feats = self._model.run_crops(crops, spec)
         sets = [self._framing] if self._points is self._framing else [self._framing, self._points]
         decoded = self.bundle.tail.decode_many(feats, sets)
         return [_Crop(decoded[0], decoded[-1], i, m, invert_affine(m), c) for i, (c, m) in enumerate(zip(crops, affines))]

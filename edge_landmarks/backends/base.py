@@ -1,7 +1,9 @@
 """The `Backend` protocol every inference backend implements, and the checks they share.
 
 A backend loads one model file with a single input, an image batch (B, 3, S, S) float32 (NCHW,
-RGB, already normalised), and a single output (B, F) float32. It imports its runtime library
+RGB, already normalised), and a single output (B, F) float32. The runtime hands it uint8 face
+crops (``run_crops``); a backend whose library can normalise inside the compiled graph does so
+there, the others convert in one OpenCV pass (``image.to_network_input``). It imports its runtime library
 only when instantiated, never at module import, so listing backends stays cheap and torch-free.
 """
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import ClassVar, Protocol, runtime_checkable
 import numpy as np
 
 from ..errors import BackendUnavailableError, BundleError, InputError
+from ..image import to_network_input
 
 
 @runtime_checkable
@@ -58,6 +61,12 @@ class Backend(Protocol):
         """Features (B, F) float32 of images `x` (B, 3, S, S) float32."""
         ...
 
+    def run_crops(self, crops: list[np.ndarray], spec) -> np.ndarray:
+        """Features (B, F) float32 of B uint8 BGRA crops (S, S, 4) (``image.face_crop`` with
+        ``channels=4``), normalised as ``spec`` (``bundle.InputSpec``: color, mean, std) says:
+        the same features as ``run(image.to_network_input(crops, ...))``."""
+        ...
+
     def close(self) -> None:
         """Release the runtime's session; the instance is unusable afterwards."""
         ...
@@ -96,6 +105,9 @@ class BackendBase:
 
     def run(self, x: np.ndarray) -> np.ndarray:
         return run_batched(self._run_one, check_batch(x, self._size), self._batch_one)
+
+    def run_crops(self, crops: list[np.ndarray], spec) -> np.ndarray:
+        return self.run(to_network_input(crops, spec.color, spec.mean, spec.std))
 
 
 def distribution_installed(*modules: str) -> bool:

@@ -1,12 +1,18 @@
 """OpenVINO backend: the IR (.xml + .bin) compiled for the CPU plugin.
 
-Compiled for latency (PERFORMANCE_HINT LATENCY: one stream) with `threads` inference threads and
-float32 inference precision: on CPUs with bf16 support the plugin otherwise computes float
+Compiled on first use, for latency (PERFORMANCE_HINT LATENCY: one stream), with `threads`
+inference threads and float32 inference precision: on CPUs with bf16 support the plugin otherwise computes float
 layers in bf16 (about 0.4 % relative error), which would make an fp32 model disagree with its
 reference. int8 layers of an NNCF model stay int8. The compiled model is thread-safe but an
 infer request is not, so each call borrows a request from a small pool. The request reads the
 caller's array in place (a shared-memory tensor) rather than through ``infer({0: x})``, which
 converts its argument in every call: 0.1 ms of a 0.65 ms call on a 2-core Xeon.
+
+Face crops (``run_crops``) go to a second compiled model that takes them as they are, uint8
+NHWC BGRA: OpenVINO's ``PrePostProcessor`` puts the channel order, the conversion to float,
+the normalisation and the layout change into the compiled graph, where they cost less than
+converting in Python (``image.to_network_input``) before the call: 0.44 against 0.48 ms per
+crop on a 2-core Xeon, the same features to the bit.
 
 On CPUs with AMX (Intel Sapphire Rapids and later) the plugin's oneDNN picks AMX kernels for
 int8, which are slower for a network this small: 0.53 against 0.44 ms per call on a 2-core
@@ -21,13 +27,14 @@ from __future__ import annotations
 import functools
 import os
 import queue
+import threading
 from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
 
 from ..errors import BundleError
-from .base import BackendBase, check_threads, model_file, unavailable
+from .base import BackendBase, check_threads, model_file, run_batched, unavailable
 
 
 AMX_OFF = ("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_VNNI")
@@ -60,28 +67,65 @@ class OpenVinoBackend(BackendBase):
             import openvino
         except ImportError as e:
             raise unavailable(self.name, self.extra, e) from e
-        self._ov = openvino
+        self._ov, self._core, self._config = openvino, core, config
         try:
-            self._compiled = core.compile_model(core.read_model(str(self.path)), "CPU", config)
+            model = core.read_model(str(self.path))
         except Exception as e:
             raise BundleError(f"cannot load OpenVINO model {self.path} (and its .bin): {e}") from e
-        inputs, outputs = self._compiled.inputs, self._compiled.outputs
+        inputs, outputs = model.inputs, model.outputs
         shape = tuple(d.get_length() if d.is_static else None for d in inputs[0].get_partial_shape())
         self._adopt_io(len(inputs), len(outputs), shape, tuple(outputs[0].get_partial_shape()))
-        self._requests: queue.SimpleQueue = queue.SimpleQueue()
+        self._compiled: dict = {}
+        self._lock = threading.Lock()
+
+    def _model(self, crops_spec: tuple | None) -> tuple:
+        """(compiled model, request pool) for float inputs (None) or for crops normalised as
+        ``crops_spec`` (color, mean, std), compiled on first use: a Runtime needs only the second."""
+        model = self._compiled.get(crops_spec)
+        if model is None:
+            with self._lock:
+                model = self._compiled.get(crops_spec) or self._compile(crops_spec)
+                self._compiled[crops_spec] = model
+        return model
+
+    def _compile(self, crops_spec: tuple | None) -> tuple:
+        ov, pre = self._ov, self._ov.preprocess
+        model = self._core.read_model(str(self.path))
+        if crops_spec is not None:
+            color, mean, std = crops_spec
+            ppp = pre.PrePostProcessor(model)
+            ppp.input().tensor().set_element_type(ov.Type.u8).set_layout(ov.Layout("NHWC")) \
+                .set_color_format(pre.ColorFormat.BGRX)
+            ppp.input().preprocess().convert_color(pre.ColorFormat.RGB if color == "rgb" else pre.ColorFormat.BGR) \
+                .convert_element_type(ov.Type.f32).mean(255.0 * mean).scale(255.0 * std)
+            ppp.input().model().set_layout(ov.Layout("NCHW"))
+            model = ppp.build()
+        try:
+            return self._core.compile_model(model, "CPU", self._config), queue.SimpleQueue()
+        except Exception as e:
+            raise BundleError(f"cannot compile OpenVINO model {self.path}: {e}") from e
 
     def _run_one(self, x: np.ndarray) -> np.ndarray:
-        try:
-            request = self._requests.get_nowait()
-        except queue.Empty:
-            request = self._compiled.create_infer_request()
-        try:
-            request.set_input_tensor(self._ov.Tensor(x, shared_memory=True))
-            request.infer()
-            return request.get_output_tensor(0).data.astype(np.float32, copy=True)
-        finally:
-            self._requests.put(request)
+        return _infer(self._ov, *self._model(None), x)
+
+    def run_crops(self, crops: list[np.ndarray], spec) -> np.ndarray:
+        model = self._model((spec.color, spec.mean, spec.std))
+        x = crops[0][None] if len(crops) == 1 else np.stack(crops)
+        return run_batched(lambda b: _infer(self._ov, *model, b), x, self._batch_one)
 
     def close(self) -> None:
-        self._requests = queue.SimpleQueue()
-        self._compiled = None
+        self._compiled = {}
+
+
+def _infer(ov, compiled, requests: queue.SimpleQueue, x: np.ndarray) -> np.ndarray:
+    """One synchronous inference of ``x`` on a request borrowed from ``requests`` (created on demand)."""
+    try:
+        request = requests.get_nowait()
+    except queue.Empty:
+        request = compiled.create_infer_request()
+    try:
+        request.set_input_tensor(ov.Tensor(x, shared_memory=True))
+        request.infer()
+        return request.get_output_tensor(0).data.astype(np.float32, copy=True)
+    finally:
+        requests.put(request)
