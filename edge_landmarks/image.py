@@ -51,17 +51,12 @@ def load_image(image, color: str = "bgr") -> np.ndarray:
     return np.ascontiguousarray(image[:, :, ::-1] if color == "rgb" else image)
 
 
-def face_crop(image: np.ndarray, box: np.ndarray, size: int, enlarge: float, channels: int = 3) -> tuple[np.ndarray, np.ndarray]:
-    """The network's view of a face: (crop (size, size, 3) uint8 BGR, 2x3 affine image -> crop);
-    with ``channels=4`` the crop stays BGRA as warped (``to_network_input`` takes it as it is,
-    faster than converting back).
+def face_crop(image: np.ndarray, box: np.ndarray, size: int, enlarge: float) -> tuple[np.ndarray, np.ndarray]:
+    """The network's view of a face: (crop (size, size, 3) uint8 BGR, 2x3 affine image -> crop).
 
     ``cv2.warpAffine`` with the exact (sub-pixel) affine of ``box_to_input_affine``, bilinear,
-    edges replicated, on the crop's footprint only. The footprint is warped with 4 channels:
-    OpenCV's bilinear warp is vectorised for 1 and 4 channels, not 3, so converting the
-    footprint to BGRA and the crop back costs less than the 3-channel warp (the same samples,
-    to the bit). Large downscales first shrink the footprint with INTER_AREA, so a face many
-    times the input size is not aliased (training faces were resampled at about 1:1)."""
+    edges replicated, on the crop's footprint only. Large downscales first shrink the footprint with INTER_AREA, so a face many times the input
+    size is not aliased (training faces were resampled at about 1:1)."""
     m = box_to_input_affine(box, size, enlarge)
     (a, b, c), (d, e, g) = m.tolist()
     det = a * e - b * d
@@ -83,18 +78,14 @@ def face_crop(image: np.ndarray, box: np.ndarray, size: int, enlarge: float, cha
     # m after (roi pixel -> image pixel): u = x0 + (i + 0.5) * fx - 0.5
     ox, oy = x0 + 0.5 * fx - 0.5, y0 + 0.5 * fy - 0.5
     m_roi = np.array([[a * fx, b * fy, a * ox + b * oy + c], [d * fx, e * fy, d * ox + e * oy + g]])
-    crop = cv2.warpAffine(cv2.cvtColor(roi, cv2.COLOR_BGR2BGRA), m_roi, (size, size), flags=cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_REPLICATE)
-    return (crop if channels == 4 else cv2.cvtColor(crop, cv2.COLOR_BGRA2BGR)), m
+    return cv2.warpAffine(roi, m_roi, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE), m
 
 
 def to_network_input(crops: list[np.ndarray], color: str, mean: float, std: float) -> np.ndarray:
-    """uint8 BGR or BGRA crops -> float32 (B, 3, S, S) in the model's channel order,
-    ``(x / 255 - mean) / std`` (``cv2.dnn.blobFromImages``: scaling, channel swap and NCHW in one
-    C++ pass; about twice as fast on 4 channels as on 3, the alpha plane is then dropped)."""
-    size, channels = crops[0].shape[1::-1], crops[0].shape[2]
-    blob = cv2.dnn.blobFromImages(crops, 1.0 / (255.0 * std), size, (255.0 * mean,) * channels, color == "rgb", False)
-    return blob if channels == 3 else np.ascontiguousarray(blob[:, :3])
+    """uint8 BGR crops -> float32 (B, 3, S, S) in the model's channel order, ``(x / 255 - mean) / std``
+    (``cv2.dnn.blobFromImages``: scaling, channel swap and NCHW in one C++ pass)."""
+    size = crops[0].shape[1::-1]
+    return cv2.dnn.blobFromImages(crops, 1.0 / (255.0 * std), size, (255.0 * mean,) * 3, color == "rgb", False)
 
 
 def shifted_copy(image: np.ndarray, shift, noise_sigma: float, rng: np.random.Generator) -> np.ndarray:

@@ -35,8 +35,8 @@ class MotionSettings:
 
 
 def crop_gray(crop: np.ndarray) -> np.ndarray:
-    """The grey image flow runs on, from a BGR or BGRA uint8 face crop."""
-    return cv2.cvtColor(crop, cv2.COLOR_BGRA2GRAY if crop.shape[2] == 4 else cv2.COLOR_BGR2GRAY)
+    """The grey image flow runs on, from a BGR uint8 face crop."""
+    return cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
 
 
 def crop_motion(prev_gray: np.ndarray, gray: np.ndarray, points: np.ndarray,

@@ -104,8 +104,11 @@ class Runtime:
 
     def set_layout(self, layout) -> None:
         """Switch the returned landmark set (a bundled layout name or custom canonical points)."""
-        self._points: PointSet = (self._framing if isinstance(layout, str) and layout == FRAMING_LAYOUT
-                                  else self.bundle.tail.point_set(self.bundle.face, layout))
+        points: PointSet = (self._framing if isinstance(layout, str) and layout == FRAMING_LAYOUT
+                            else self.bundle.tail.point_set(self.bundle.face, layout))
+        sets = [self._framing] if points is self._framing else [self._framing, points]
+        self._decode = self._model.decoder(self.bundle.input, self.bundle.tail, sets)
+        self._points = points
         self.layout = layout if isinstance(layout, str) else "custom"
 
     @property
@@ -118,12 +121,10 @@ class Runtime:
         spec = self.bundle.input
         crops, affines = [], []
         for b in boxes:
-            c, m = face_crop(image, b, spec.size, spec.enlarge, channels=4)
+            c, m = face_crop(image, b, spec.size, spec.enlarge)
             crops.append(c)
             affines.append(m)
-        feats = self._model.run_crops(crops, spec)
-        sets = [self._framing] if self._points is self._framing else [self._framing, self._points]
-        decoded = self.bundle.tail.decode_many(feats, sets)
+        decoded = self._decode(crops)
         return [_Crop(decoded[0], decoded[-1], i, m, invert_affine(m), c) for i, (c, m) in enumerate(zip(crops, affines))]
 
     def _refine(self, image: np.ndarray, boxes: list[np.ndarray], passes: int) -> list[_Crop]:
@@ -259,7 +260,7 @@ class Runtime:
             return None
         prev_gray, points = st["flow"]
         spec = self.bundle.input
-        crop, a = face_crop(img, st["box"], spec.size, spec.enlarge, channels=4)
+        crop, a = face_crop(img, st["box"], spec.size, spec.enlarge)
         m = crop_motion(prev_gray, crop_gray(crop), points, self._motion)
         if m is None:
             return None
@@ -277,7 +278,7 @@ class Runtime:
         pixels = inferred.crop
         if reframed:
             spec = self.bundle.input
-            pixels, a = face_crop(img, box, spec.size, spec.enlarge, channels=4)
+            pixels, a = face_crop(img, box, spec.size, spec.enlarge)
             points = apply_affine(compose_affine(a, inferred.inverse), points)
         return crop_gray(pixels), np.ascontiguousarray(points[FLOW_POINTS][::self._motion.step], np.float32)
 
@@ -326,7 +327,7 @@ def _moved(old: np.ndarray, new: np.ndarray, tolerance: float) -> bool:
 
 class _Crop(NamedTuple):
     """One face crop's decoded outputs: row ``index`` of the framing-layout and requested-layout
-    batches, the image -> crop affine with its inverse, and the crop (uint8 BGRA)."""
+    batches, the image -> crop affine with its inverse, and the crop (uint8 BGR)."""
 
     frame: Decoded
     points: Decoded

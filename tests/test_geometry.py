@@ -188,23 +188,21 @@ def test_face_crop_is_the_requested_framing_to_the_sub_pixel(box):
 
 
 @pytest.mark.parametrize("color", ["rgb", "bgr"])
-def test_four_channel_crops_give_the_same_network_input(color):
-    """The runtime keeps its crops BGRA as warped (``channels=4``): the network input made from
-    them is the 3-channel path's to the bit, contiguous, for one face and for a batch, and the
-    grey crop the optical flow uses is the same too."""
+def test_network_input_is_the_normalised_crop_in_the_models_channel_order(color):
+    """``to_network_input``: BGR crops -> (B, 3, S, S) float32 ``(x / 255 - mean) / std``, the
+    channels in the model's order, for one face and for a batch."""
     from edge_landmarks.image import face_crop, to_network_input
-    from edge_landmarks.motion import crop_gray
 
     img = np.random.default_rng(1).integers(0, 256, (300, 400, 3), dtype=np.uint8)
     boxes = [np.array([100.3, 80.6, 180.2, 170.9]), np.array([-50.0, -40.0, 60.0, 50.0])]
-    three = [face_crop(img, b, 96, 1.5)[0] for b in boxes]
-    four = [face_crop(img, b, 96, 1.5, channels=4)[0] for b in boxes]
-    assert four[0].shape == (96, 96, 4)
+    crops = [face_crop(img, b, 96, 1.5)[0] for b in boxes]
+    assert crops[0].shape == (96, 96, 3) and crops[0].dtype == np.uint8
     for k in (1, 2):
-        x = to_network_input(four[:k], color, 0.5, 0.5)
-        assert x.shape == (k, 3, 96, 96) and x.flags.c_contiguous
-        assert np.array_equal(x, to_network_input(three[:k], color, 0.5, 0.5))
-    assert np.array_equal(crop_gray(four[0]), crop_gray(three[0]))
+        x = to_network_input(crops[:k], color, 0.4, 0.2)
+        order = [2, 1, 0] if color == "rgb" else [0, 1, 2]
+        expected = (np.stack(crops[:k])[..., order].transpose(0, 3, 1, 2) / 255.0 - 0.4) / 0.2
+        assert x.shape == (k, 3, 96, 96) and x.dtype == np.float32 and x.flags.c_contiguous
+        np.testing.assert_allclose(x, expected, atol=1e-5)
 
 
 def test_face_crop_of_a_large_face_is_anti_aliased():

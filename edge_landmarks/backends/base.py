@@ -2,8 +2,9 @@
 
 A backend loads one model file with a single input, an image batch (B, 3, S, S) float32 (NCHW,
 RGB, already normalised), and a single output (B, F) float32. The runtime hands it uint8 face
-crops (``run_crops``); a backend whose library can normalise inside the compiled graph does so
-there, the others convert in one OpenCV pass (``image.to_network_input``). It imports its runtime library
+crops and takes decoded faces back (``decoder``): by default the crops are converted in one
+OpenCV pass (``image.to_network_input``) and the features decoded by the numpy tail
+(``decode.Tail``); a backend whose library can do either inside the compiled graph does so there. It imports its runtime library
 only when instantiated, never at module import, so listing backends stays cheap and torch-free.
 """
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 from pathlib import Path
-from typing import ClassVar, Protocol, runtime_checkable
+from typing import Callable, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -62,9 +63,16 @@ class Backend(Protocol):
         ...
 
     def run_crops(self, crops: list[np.ndarray], spec) -> np.ndarray:
-        """Features (B, F) float32 of B uint8 BGRA crops (S, S, 4) (``image.face_crop`` with
-        ``channels=4``), normalised as ``spec`` (``bundle.InputSpec``: color, mean, std) says:
-        the same features as ``run(image.to_network_input(crops, ...))``."""
+        """Features (B, F) float32 of B uint8 BGR crops (S, S, 3) (``image.face_crop``),
+        normalised as ``spec`` (``bundle.InputSpec``: color, mean, std) says: the features of
+        ``run(image.to_network_input(crops, ...))``."""
+        ...
+
+    def decoder(self, spec, tail, point_sets: list) -> Callable[[list[np.ndarray]], list]:
+        """A function of B crops (as ``run_crops`` takes them) -> one ``decode.Decoded`` batch
+        per point set of ``point_sets`` (``decode.PointSet``), decoded with ``tail``
+        (``decode.Tail``): ``tail.decode_many(run_crops(crops, spec), point_sets)``, or the same
+        maths inside the compiled graph. Safe to call from several threads."""
         ...
 
     def close(self) -> None:
@@ -108,6 +116,9 @@ class BackendBase:
 
     def run_crops(self, crops: list[np.ndarray], spec) -> np.ndarray:
         return self.run(to_network_input(crops, spec.color, spec.mean, spec.std))
+
+    def decoder(self, spec, tail, point_sets: list) -> Callable[[list[np.ndarray]], list]:
+        return lambda crops: tail.decode_many(self.run_crops(crops, spec), point_sets)
 
 
 def distribution_installed(*modules: str) -> bool:

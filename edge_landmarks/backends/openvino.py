@@ -8,11 +8,12 @@ infer request is not, so each call borrows a request from a small pool. The requ
 caller's array in place (a shared-memory tensor) rather than through ``infer({0: x})``, which
 converts its argument in every call: 0.1 ms of a 0.65 ms call on a 2-core Xeon.
 
-Face crops (``run_crops``) go to a second compiled model that takes them as they are, uint8
-NHWC BGRA: OpenVINO's ``PrePostProcessor`` puts the channel order, the conversion to float,
-the normalisation and the layout change into the compiled graph, where they cost less than
-converting in Python (``image.to_network_input``) before the call: 0.44 against 0.48 ms per
-crop on a 2-core Xeon, the same features to the bit.
+Face crops (``run_crops``, ``decoder``) go to models that take them as they are, uint8 NHWC
+BGR: OpenVINO's ``PrePostProcessor`` puts the channel order, the conversion to float, the
+normalisation and the layout change into the compiled graph, where they cost less than
+converting in Python (``image.to_network_input``) before the call, the same features to the
+bit (BGR, not BGRA: with a fourth channel to drop the plugin runs a scalar slice, 25 us).
+``decoder`` also appends the float tail to the graph (``openvino_tail``).
 
 On CPUs with AMX (Intel Sapphire Rapids and later) the plugin's oneDNN picks AMX kernels for
 int8, which are slower for a network this small: 0.53 against 0.44 ms per call on a 2-core
@@ -33,8 +34,9 @@ from typing import ClassVar
 
 import numpy as np
 
-from ..errors import BundleError
+from ..errors import BundleError, InputError
 from .base import BackendBase, check_threads, model_file, run_batched, unavailable
+from .openvino_tail import append_tail, unpack
 
 
 AMX_OFF = ("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_VNNI")
@@ -80,7 +82,7 @@ class OpenVinoBackend(BackendBase):
 
     def _model(self, crops_spec: tuple | None) -> tuple:
         """(compiled model, request pool) for float inputs (None) or for crops normalised as
-        ``crops_spec`` (color, mean, std), compiled on first use: a Runtime needs only the second."""
+        ``crops_spec`` (color, mean, std), compiled on first use."""
         model = self._compiled.get(crops_spec)
         if model is None:
             with self._lock:
@@ -88,30 +90,46 @@ class OpenVinoBackend(BackendBase):
                 self._compiled[crops_spec] = model
         return model
 
-    def _compile(self, crops_spec: tuple | None) -> tuple:
-        ov, pre = self._ov, self._ov.preprocess
+    def _compile(self, crops_spec: tuple | None, tail=None, point_sets=None) -> tuple:
         model = self._core.read_model(str(self.path))
         if crops_spec is not None:
-            color, mean, std = crops_spec
-            ppp = pre.PrePostProcessor(model)
-            ppp.input().tensor().set_element_type(ov.Type.u8).set_layout(ov.Layout("NHWC")) \
-                .set_color_format(pre.ColorFormat.BGRX)
-            ppp.input().preprocess().convert_color(pre.ColorFormat.RGB if color == "rgb" else pre.ColorFormat.BGR) \
-                .convert_element_type(ov.Type.f32).mean(255.0 * mean).scale(255.0 * std)
-            ppp.input().model().set_layout(ov.Layout("NCHW"))
-            model = ppp.build()
+            model = self._take_crops(model, *crops_spec)
+        if tail is not None:
+            model = append_tail(self._ov, model, tail, point_sets)
         try:
             return self._core.compile_model(model, "CPU", self._config), queue.SimpleQueue()
         except Exception as e:
             raise BundleError(f"cannot compile OpenVINO model {self.path}: {e}") from e
+
+    def _take_crops(self, model, color: str, mean: float, std: float):
+        """``model`` behind a PrePostProcessor taking uint8 NHWC BGR crops."""
+        ov, pre = self._ov, self._ov.preprocess
+        ppp = pre.PrePostProcessor(model)
+        ppp.input().tensor().set_element_type(ov.Type.u8).set_layout(ov.Layout("NHWC")).set_color_format(pre.ColorFormat.BGR)
+        ppp.input().preprocess().convert_color(pre.ColorFormat.RGB if color == "rgb" else pre.ColorFormat.BGR) \
+            .convert_element_type(ov.Type.f32).mean(255.0 * mean).scale(255.0 * std)
+        ppp.input().model().set_layout(ov.Layout("NCHW"))
+        return ppp.build()
 
     def _run_one(self, x: np.ndarray) -> np.ndarray:
         return _infer(self._ov, *self._model(None), x)
 
     def run_crops(self, crops: list[np.ndarray], spec) -> np.ndarray:
         model = self._model((spec.color, spec.mean, spec.std))
+        return run_batched(lambda b: _infer(self._ov, *model, b), self._stack(crops), self._batch_one)
+
+    def decoder(self, spec, tail, point_sets: list):
+        model = self._compile((spec.color, spec.mean, spec.std), tail, point_sets)
+        return lambda crops: unpack(run_batched(lambda b: _infer(self._ov, *model, b), self._stack(crops), self._batch_one),
+                                    point_sets)
+
+    def _stack(self, crops: list[np.ndarray]) -> np.ndarray:
+        """(B, S, S, 3) uint8 of B crops; InputError unless each is (S, S, 3) uint8."""
         x = crops[0][None] if len(crops) == 1 else np.stack(crops)
-        return run_batched(lambda b: _infer(self._ov, *model, b), x, self._batch_one)
+        if x.dtype != np.uint8 or x.shape[1:] != (self._size, self._size, 3):
+            raise InputError(f"expected uint8 BGR crops of shape ({self._size}, {self._size}, 3), "
+                             f"got {x.dtype} {x.shape[1:]}")
+        return x
 
     def close(self) -> None:
         self._compiled = {}

@@ -1,0 +1,95 @@
+"""The OpenVINO backend's crops-in, faces-out graph (preprocessing and the float tail compiled
+with the network, ``edge_landmarks/backends/openvino_tail.py``) against the numpy tail."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edge_landmarks.bundle import Bundle
+from edge_landmarks.decode import Tail
+from edge_landmarks.errors import InputError
+from edge_landmarks.image import face_crop, to_network_input
+
+pytest.importorskip("openvino")
+from edge_landmarks.backends.openvino import OpenVinoBackend  # noqa: E402
+from edge_landmarks.backends.openvino_tail import unpack  # noqa: E402
+
+# the numpy tail reads the refinement map with cv2.remap's 1/32-cell weights, the graph exactly
+TOLERANCE = {"landmarks": 0.25, "canonical": 0.5, "camera": 0.5, "rotation": 1e-5, "translation": 0.01,
+             "focal": 0.01, "visibility": 0.01, "score": 1e-5, "angles": 1e-3}
+
+
+def _face_crops(ytf68_dir, bundle: Bundle, n: int = 4) -> list[np.ndarray]:
+    from edge_landmarks.data import load_ytf68
+    from edge_landmarks.geometry import tight_box
+
+    samples = load_ytf68(ytf68_dir)[::700][:n]
+    return [face_crop(s.load_image(), tight_box(s.landmarks), bundle.input.size, bundle.input.enlarge)[0] for s in samples]
+
+
+def _compare(got, ref, tolerance: dict) -> None:
+    for name, tol in tolerance.items():
+        err = np.abs(getattr(got, name) - getattr(ref, name)).max()
+        assert err <= tol, (name, err)
+
+
+def test_fused_graph_decodes_like_the_numpy_tail_on_the_shipped_model(ytf68_dir):
+    """Shipped bundle (refinement, pose head), real faces: the bundled layout, two layouts at
+    once (ibug68 framing + wflw98) and custom barycentric points all agree with the numpy tail;
+    the refinement moves the points by more than the tolerance, so a graph without it fails."""
+    bundle = Bundle.load()
+    backend = OpenVinoBackend(bundle.entry("openvino", "int8").path, threads=1)
+    crops = _face_crops(ytf68_dir, bundle)
+    tail, face = bundle.tail, bundle.face
+    custom = np.array([[0, 0.2, 0.3, 0.5], [100, 1.0, 0.0, 0.0], [2000, 0.1, 0.1, 0.8]])
+    ibug = tail.point_set(face, "ibug68")
+    for sets in ([ibug], [ibug, tail.point_set(face, "wflw98")], [ibug, tail.point_set(face, custom)]):
+        fused = backend.decoder(bundle.input, tail, sets)(crops)
+        features = backend.run_crops(crops, bundle.input)
+        for got, ref in zip(fused, tail.decode_many(features, sets)):
+            _compare(got, ref, TOLERANCE)
+    plain = Tail(**{**tail.__dict__, "refine": None}).decode(features[:, :tail.weight.shape[0]], ibug)
+    assert np.abs(plain.landmarks - fused[0].landmarks).max() > 4 * TOLERANCE["landmarks"]
+
+
+def test_fused_graph_without_refinement_or_pose_head_is_exact(tiny_bundle):
+    """Tiny student (neither refinement nor pose head): the graph's maths is the numpy tail's."""
+    bundle = Bundle.load(tiny_bundle)
+    entries = [m for m in bundle.models if m.backend == "openvino"]
+    if not entries:
+        pytest.skip("no OpenVINO model in the tiny bundle (pip install '.[export]')")
+    rng = np.random.default_rng(0)
+    crops = [rng.integers(0, 256, (bundle.input.size, bundle.input.size, 3), dtype=np.uint8) for _ in range(3)]
+    sets = [bundle.tail.point_set(bundle.face, "ibug68")]
+    assert bundle.tail.refine is None and not bundle.tail.pose_head
+    for entry in entries:
+        backend = OpenVinoBackend(entry.path, threads=1)
+        ref = bundle.tail.decode_many(backend.run_crops(crops, bundle.input), sets)[0]
+        _compare(backend.decoder(bundle.input, bundle.tail, sets)(crops)[0], ref,
+                 {k: 1e-3 for k in TOLERANCE} | {"landmarks": 1e-3, "angles": 1e-2})
+
+
+def test_crops_through_the_compiled_preprocessing_give_the_float_inputs_features(ytf68_dir):
+    """OpenVINO's PrePostProcessor (uint8 BGR crops) = the network on ``to_network_input``."""
+    bundle = Bundle.load()
+    backend = OpenVinoBackend(bundle.entry("openvino", "int8").path, threads=1)
+    crops = _face_crops(ytf68_dir, bundle, 2)
+    x = to_network_input(crops, bundle.input.color, bundle.input.mean, bundle.input.std)
+    np.testing.assert_allclose(backend.run_crops(crops, bundle.input), backend.run(x), atol=1e-5)
+
+
+def test_bad_crops_and_non_finite_outputs_are_input_errors():
+    bundle = Bundle.load()
+    backend = OpenVinoBackend(bundle.entry("openvino", "int8").path, threads=1)
+    s = bundle.input.size
+    with pytest.raises(InputError, match=r"uint8 BGR crops of shape \(128, 128, 3\)"):
+        backend.run_crops([np.zeros((s, s, 4), np.uint8)], bundle.input)
+    with pytest.raises(InputError, match="uint8 BGR crops"):
+        backend.decoder(bundle.input, bundle.tail, [bundle.tail.point_set(bundle.face, "ibug68")])(
+            [np.zeros((s, s, 3), np.float32)])
+    sets = [bundle.tail.point_set(bundle.face, "ibug68")]
+    rows = np.zeros((1, 9 * 68 + 14), np.float32)
+    assert len(unpack(rows, sets)[0].landmarks[0]) == 68
+    rows[0, 5] = np.nan
+    with pytest.raises(InputError, match="non-finite"):
+        unpack(rows, sets)
