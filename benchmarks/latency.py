@@ -1,6 +1,9 @@
-"""Per-face latency of every installed backend x precision x thread count of a bundle, model call
-alone and ``Runtime.detect`` end to end, side by side with MediaPipe Face Mesh's model call
-(``face_landmark.tflite`` from the mediapipe 0.10.21 wheel, same TFLite interpreter).
+"""Per-face latency of every installed backend x precision x thread count of a bundle: the model
+call alone (the bundle's network on its normalised float input), the backend's call on a uint8
+face crop (``run_crops``: the same network, with OpenVINO's preprocessing compiled into the
+graph, with the others' ``to_network_input`` before it) and ``Runtime.detect`` end to end, side
+by side with MediaPipe Face Mesh's model call (``face_landmark.tflite`` from the mediapipe
+0.10.21 wheel, same TFLite interpreter).
 
 All candidates run interleaved in one process, in short bursts, round after round, so machine
 noise hits them alike and the ratios hold. Run ``python benchmarks/setup_peers.py`` first for
@@ -41,6 +44,7 @@ def _candidates(bundle: Bundle, threads_list: list[int], image: np.ndarray, box:
             rt = Runtime(bundle, backend=m.backend, precision=m.precision, threads=t, score_threshold=0.0)
             size = m.size_bytes
             out[(m.backend, m.precision, t, "model")] = (lambda rt=rt: rt._model.run(x), size)
+            out[(m.backend, m.precision, t, "crops")] = (lambda rt=rt: rt._model.run_crops([crop], spec), size)
             out[(m.backend, m.precision, t, "detect")] = (lambda rt=rt: rt.detect(image, [box]), size)
     try:
         from benchmarks.peers.mediapipe_facemesh import MediaPipeFaceMesh
@@ -83,10 +87,12 @@ def run(bundle_path=None, rounds: int = 30, burst: int = 20, threads_list: list[
 
 
 def ratios(rows: list[dict]) -> dict:
-    """Ours against MediaPipe's model call at the same thread count, and detect against our model call."""
+    """Ours against MediaPipe's model call at the same thread count, and detect against our model
+    call and our call on a crop."""
     out = {}
     mp = {r["threads"]: r["median_ms"] for r in rows if r["system"] == "mediapipe-facemesh"}
     model = {(r["system"], r["precision"], r["threads"]): r["median_ms"] for r in rows if r["measure"] == "model"}
+    crops = {(r["system"], r["precision"], r["threads"]): r["median_ms"] for r in rows if r["measure"] == "crops"}
     for r in rows:
         if r["system"] == "mediapipe-facemesh":
             continue
@@ -95,6 +101,7 @@ def ratios(rows: list[dict]) -> dict:
             out[key + " vs mediapipe model"] = round(r["median_ms"] / mp[r["threads"]], 3)
         if r["measure"] == "detect":
             out[key + " vs own model call"] = round(r["median_ms"] / model[(r["system"], r["precision"], r["threads"])], 3)
+            out[key + " vs own crops call"] = round(r["median_ms"] / crops[(r["system"], r["precision"], r["threads"])], 3)
     return out
 
 

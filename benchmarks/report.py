@@ -688,7 +688,7 @@ def latency_tables(res: Results) -> tuple[str, str]:
     threads = sorted({r["threads"] for r in rows})
     systems = list(dict.fromkeys((r["system"], r["precision"]) for r in rows))
     size = {(r["system"], r["precision"]): r["size_kb"] for r in rows}
-    cols = [(t, m) for m in ("model", "detect") for t in threads]
+    cols = [(t, m) for m in ("model", "crops", "detect") for t in threads]
     lat = markdown_table(
         ["system", "precision", "size kB", *[f"{m} {t}t" for t, m in cols]],
         [[sys_ + (" **(auto)**" if (sys_, prec) == res.auto else ""), prec, f"{size[sys_, prec]:.0f}",
@@ -699,11 +699,12 @@ def latency_tables(res: Results) -> tuple[str, str]:
     ratio_rows = []
     for s, p in [*ours, *[sp for sp in systems if sp[0] == "dlib68"]]:
         cells = [rat.get(f"{s}/{p}/{t}t/{m} vs mediapipe model") for t, m in cols]
-        cells += [rat.get(f"{s}/{p}/{t}t/detect vs own model call") for t in threads]
+        cells += [rat.get(f"{s}/{p}/{t}t/detect vs own {m} call") for m in ("model", "crops") for t in threads]
         ratio_rows.append([f"{s} {p}" + (" **(auto)**" if (s, p) == res.auto else ""),
                            *[ratio_text(c) if c is not None else "" for c in cells]])
     ratios = markdown_table(
-        ["system", *[f"{m} {t}t / MediaPipe {t}t" for t, m in cols], *[f"detect / model {t}t" for t in threads]],
+        ["system", *[f"{m} {t}t / MediaPipe {t}t" for t, m in cols],
+         *[f"detect / {m} {t}t" for m in ("model", "crops") for t in threads]],
         ratio_rows)
     return lat, ratios
 

@@ -111,7 +111,7 @@ def _cmd_benchmark(args: argparse.Namespace) -> int:
 
     threads = args.threads or os.cpu_count() or 1
     backend, precision, table = choose(bundle, threads, use_cache=False, budget_s=args.seconds)
-    print(f"bundle {bundle.root}  threads {threads}")
+    print(f"bundle {bundle.root}  threads {threads}  (per face: a crop in, the decoded face out)")
     print(f"{'backend':12s} {'precision':9s} {'median ms':>9s} {'p90 ms':>7s} {'runs':>5s}  accepted")
     for t in sorted(table, key=lambda t: t.median_ms):
         mark = "  <- auto choice" if (t.backend, t.precision) == (backend, precision) else ""
