@@ -895,9 +895,11 @@ def render(res: Results, info: dict, figures: dict[str, Path], out: Path, comman
         "Per face, median (p90) ms, all candidates interleaved in short bursts (`benchmarks/latency.py`, "
         f"{info['latency_rounds']} rounds x {info['latency_burst']} calls each). `model`: the model call "
         f"alone (ours: the backend's `run` on a prepared {info.get('input_size', '?')} px input; MediaPipe: the interpreter's "
-        "`invoke` on a 192 px input; dlib: its shape predictor on an RGB image and box). `detect`: "
-        "`Runtime.detect` end to end (crop, model, float tail, pose, back to image pixels). Size: the "
-        "model's files.",
+        "`invoke` on a 192 px input; dlib: its shape predictor on an RGB image and box). `crops`: the "
+        "backend's call on a uint8 BGR face crop (`run_crops`: OpenVINO compiles the normalisation into "
+        "the graph, the others run `to_network_input` first). `detect`: `Runtime.detect` end to end "
+        "(crop, model, float tail, pose, back to image pixels; on OpenVINO the tail runs in the compiled "
+        "graph). Size: the model's files.",
         "",
         lat_table,
         "",
