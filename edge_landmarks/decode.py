@@ -304,8 +304,9 @@ def _pose_rows(pose: list, size: int, focal0: float, depth0: float, cells: tuple
     (R @ diag(1, -1, -1))^T for row-vector points (B, 3, 3), translation (B, 3) mm, focal (B,)
     input pixels, score (B,), the head rotation's yaw, pitch, roll (B, 3) degrees, and the
     camera intrinsics (B, 3, 3) transposed for row vectors, in input pixels and in refinement
-    map cells (``cells``: cells per pixel and offset), all float32 views of one array. The head rotation is the projection's unless the row carries
-    ``HEAD_POSE_FIELDS`` more values (a pose head). Row by row in Python floats: for the few
+    map cells (``cells``: cells per pixel and offset), all float32 views of one array. The head
+    rotation is the projection's unless the row carries ``HEAD_POSE_FIELDS`` more values (a pose
+    head). Row by row in Python floats: for the few
     faces of a call that is several times cheaper than a dozen numpy operations on tiny arrays."""
     rows = []
     c = (size - 1) / 2

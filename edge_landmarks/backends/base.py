@@ -4,8 +4,9 @@ A backend loads one model file with a single input, an image batch (B, 3, S, S) 
 RGB, already normalised), and a single output (B, F) float32. The runtime hands it uint8 face
 crops and takes decoded faces back (``decoder``): by default the crops are converted in one
 OpenCV pass (``image.to_network_input``) and the features decoded by the numpy tail
-(``decode.Tail``); a backend whose library can do either inside the compiled graph does so there. It imports its runtime library
-only when instantiated, never at module import, so listing backends stays cheap and torch-free.
+(``decode.Tail``); a backend whose library can do either inside the compiled graph does so
+there. It imports its runtime library only when instantiated, never at module import, so
+listing backends stays cheap and torch-free.
 """
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
 """OpenVINO backend: the IR (.xml + .bin) compiled for the CPU plugin.
 
 Compiled on first use, for latency (PERFORMANCE_HINT LATENCY: one stream), with `threads`
-inference threads and float32 inference precision: on CPUs with bf16 support the plugin otherwise computes float
-layers in bf16 (about 0.4 % relative error), which would make an fp32 model disagree with its
-reference. int8 layers of an NNCF model stay int8. The compiled model is thread-safe but an
+inference threads and float32 inference precision: on CPUs with bf16 support the plugin
+otherwise computes float layers in bf16 (about 0.4 % relative error), which would make an fp32
+model disagree with its reference. int8 layers of an NNCF model stay int8. The compiled model is thread-safe but an
 infer request is not, so each call borrows a request from a small pool. The request reads the
 caller's array in place (a shared-memory tensor) rather than through ``infer({0: x})``, which
 converts its argument in every call: 0.1 ms of a 0.65 ms call on a 2-core Xeon.

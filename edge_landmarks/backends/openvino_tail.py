@@ -4,8 +4,9 @@ so that one compiled call goes from face crops to landmarks, 3D points, pose and
 Why: after the network has run, the CPU's caches hold its weights and activations, and every
 numpy operation of the tail then runs about three times slower than in a warm loop; the
 tail's forty-odd small operations cost more than the arithmetic they do. Inside the compiled
-graph the same steps are a few fused kernels. The numpy tail stays the reference (the other
-backends use it) and ``tests/test_runtime.py`` checks that both give the same faces.
+graph they cost less (a dispatch of about 0.6 us per node at one thread, 1 us at two;
+docs/DEPLOYED.md). The numpy tail stays the reference (the other backends use it) and
+``tests/test_openvino_tail.py`` checks that both give the same faces.
 
 Same maths, one difference: the refinement map is read with OpenVINO's exact bilinear
 ``GridSample`` (as in training) where the numpy tail uses ``cv2.remap``'s 1/32-cell weights.
@@ -23,9 +24,6 @@ import numpy as np
 from ..decode import HEAD_POSE_FIELDS, NON_FINITE, POSE_FIELDS, Decoded, PointSet, Tail, euler_yaw_pitch_roll
 from ..errors import InputError
 
-POSE_WIDTH = 9 + 3 + 1 + 1  # rotation, translation, focal, score
-
-
 def layout(point_sets: list[PointSet]) -> list[tuple[int, int]]:
     """(offset, N) of each point set's block in an output row; the pose block follows the last."""
     out, offset = [], 0
@@ -37,9 +35,9 @@ def layout(point_sets: list[PointSet]) -> list[tuple[int, int]]:
 
 def append_tail(ov, network, tail: Tail, point_sets: list[PointSet]):
     """``network`` (an ``ov.Model``, crops -> (B, F + map) features) with the tail appended in place
-    of its output. Written for few graph nodes (each costs a dispatch, and with several threads a
-    synchronisation): the head's columns are reordered so that one split yields both rotations'
-    6D vectors side by side, which are then orthonormalised together."""
+    of its output. Written for few graph nodes (each costs a dispatch): the head's columns are
+    reordered so that one split yields both rotations' 6D vectors side by side, which are then
+    orthonormalised together."""
     import openvino.opset13 as op
 
     const = lambda a: op.constant(np.ascontiguousarray(a, np.float32))  # noqa: E731
