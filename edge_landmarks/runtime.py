@@ -108,7 +108,6 @@ class Runtime:
                             else self.bundle.tail.point_set(self.bundle.face, layout))
         sets = [self._framing] if points is self._framing else [self._framing, points]
         self._decode = self._model.decoder(self.bundle.input, self.bundle.tail, sets)
-        self._points = points
         self.layout = layout if isinstance(layout, str) else "custom"
 
     @property

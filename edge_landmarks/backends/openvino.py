@@ -71,10 +71,10 @@ class OpenVinoBackend(BackendBase):
             raise unavailable(self.name, self.extra, e) from e
         self._ov, self._core, self._config = openvino, core, config
         try:
-            model = core.read_model(str(self.path))
+            self._network = core.read_model(str(self.path))
         except Exception as e:
             raise BundleError(f"cannot load OpenVINO model {self.path} (and its .bin): {e}") from e
-        inputs, outputs = model.inputs, model.outputs
+        inputs, outputs = self._network.inputs, self._network.outputs
         shape = tuple(d.get_length() if d.is_static else None for d in inputs[0].get_partial_shape())
         self._adopt_io(len(inputs), len(outputs), shape, tuple(outputs[0].get_partial_shape()))
         self._compiled: dict = {}
@@ -91,7 +91,7 @@ class OpenVinoBackend(BackendBase):
         return model
 
     def _compile(self, crops_spec: tuple | None, tail=None, point_sets=None) -> tuple:
-        model = self._core.read_model(str(self.path))
+        model = self._network.clone()  # the steps below edit the graph in place
         if crops_spec is not None:
             model = self._take_crops(model, *crops_spec)
         if tail is not None:

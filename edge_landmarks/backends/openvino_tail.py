@@ -11,7 +11,7 @@ docs/DEPLOYED.md). The numpy tail stays the reference (the other backends use it
 Same maths, one difference: the refinement map is read with OpenVINO's exact bilinear
 ``GridSample`` (as in training) where the numpy tail uses ``cv2.remap``'s 1/32-cell weights.
 
-The graph's output is one float32 row per face (``layout``): for each point set, landmarks
+The graph's output is one float32 row per face (``unpack``): for each point set, landmarks
 (N x 2, input pixels), canonical points (N x 3, mm), camera points (N x 3, mm), visibility (N);
 then the head rotation (3 x 3, row-major), translation (3, mm), focal length (input pixels)
 and score.
@@ -23,14 +23,6 @@ import numpy as np
 
 from ..decode import HEAD_POSE_FIELDS, NON_FINITE, POSE_FIELDS, Decoded, PointSet, Tail, euler_yaw_pitch_roll
 from ..errors import InputError
-
-def layout(point_sets: list[PointSet]) -> list[tuple[int, int]]:
-    """(offset, N) of each point set's block in an output row; the pose block follows the last."""
-    out, offset = [], 0
-    for points in point_sets:
-        out.append((offset, len(points)))
-        offset += 9 * len(points)
-    return out
 
 
 def append_tail(ov, network, tail: Tail, point_sets: list[PointSet]):
@@ -125,13 +117,15 @@ def unpack(rows: np.ndarray, point_sets: list[PointSet]) -> list[Decoded]:
     if not cv2.checkRange(rows)[0]:
         raise InputError(NON_FINITE)
     b = len(rows)
-    end = sum(9 * len(p) for p in point_sets)
+    end = sum(9 * len(p) for p in point_sets)  # the pose block follows the point sets' blocks
     rotation = rows[:, end:end + 9].reshape(b, 3, 3)
     translation, focal, score = rows[:, end + 9:end + 12], rows[:, end + 12], rows[:, end + 13]
     angles = euler_yaw_pitch_roll(rotation).astype(np.float32)
-    out = []
-    for o, n in layout(point_sets):
+    out, o = [], 0
+    for points in point_sets:
+        n = len(points)
         out.append(Decoded(rows[:, o:o + 2 * n].reshape(b, n, 2), rows[:, o + 2 * n:o + 5 * n].reshape(b, n, 3),
                            rows[:, o + 5 * n:o + 8 * n].reshape(b, n, 3), rotation, translation, focal,
                            rows[:, o + 8 * n:o + 9 * n], score, angles))
+        o += 9 * n
     return out
