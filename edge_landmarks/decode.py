@@ -321,7 +321,7 @@ def _pose_rows(pose: list, size: int, focal0: float, depth0: float, cells: tuple
         fc = fl * cells[0]
         rows.append((*h[0], *h[1], *h[2], r[0][0], r[1][0], r[2][0], -r[0][1], -r[1][1], -r[2][1],
                      -r[0][2], -r[1][2], -r[2][2], p[6] * per, p[7] * per, tz, fl, 0.5 * (1.0 + math.tanh(0.5 * p[10])),
-                     *_euler_row(h), fl, 0.0, 0.0, 0.0, fl, 0.0, c, c, 1.0, fc, 0.0, 0.0, 0.0, fc, 0.0, cells[1], cells[1], 1.0))
+                     *euler_row((*h[0], *h[1], *h[2])), fl, 0.0, 0.0, 0.0, fl, 0.0, c, c, 1.0, fc, 0.0, 0.0, 0.0, fc, 0.0, cells[1], cells[1], 1.0))
     a = np.array(rows, np.float32).reshape(-1, 44)
     return (a[:, :9].reshape(-1, 3, 3), a[:, 9:18].reshape(-1, 3, 3), a[:, 18:21], a[:, 21], a[:, 22], a[:, 23:26],
             a[:, 26:35].reshape(-1, 3, 3), a[:, 35:].reshape(-1, 3, 3))
@@ -344,12 +344,12 @@ def euler_yaw_pitch_roll(rotation: np.ndarray) -> np.ndarray:
     axes. Positive yaw: the nose moves towards the image's left (the subject turns to their own
     right); positive pitch: nose down; positive roll: the face turns clockwise in the image.
     Row by row in Python floats, like ``_pose_rows``."""
-    r = np.asarray(rotation, dtype=np.float64).reshape(-1, 3, 3).tolist()
-    return np.array([_euler_row(m) for m in r]).reshape(-1, 3)
+    r = np.asarray(rotation, dtype=np.float64).reshape(-1, 9).tolist()
+    return np.array([euler_row(m) for m in r]).reshape(-1, 3)
 
 
-def _euler_row(r) -> tuple[float, float, float]:
-    """Yaw, pitch, roll in degrees of one rotation matrix given as rows."""
-    (_, _, m02), (m10, m11, m12), (_, _, m22) = r
+def euler_row(r) -> tuple[float, float, float]:
+    """Yaw, pitch, roll in degrees of one rotation matrix given as 9 numbers, row by row."""
+    _, _, m02, m10, m11, m12, _, _, m22 = r
     d = 180.0 / math.pi
     return math.atan2(m02, m22) * d, math.asin(min(1.0, max(-1.0, -m12))) * d, math.atan2(m10, m11) * d

@@ -63,7 +63,14 @@ def box_to_input_affine(
     above the input centre. ``flip`` mirrors the result horizontally. Training augmentation
     and the runtime use this one function, so the model sees faces framed the same way in both.
     """
-    x0, y0, x1, y1 = check_box(box).tolist()
+    return square_affine(*check_box(box).tolist(), size, enlarge, shift=shift, scale=scale, rotation_deg=rotation_deg,
+                         flip=flip)
+
+
+def square_affine(x0: float, y0: float, x1: float, y1: float, size: int, enlarge: float, *,
+                  shift: tuple[float, float] = (0.0, 0.0), scale: float = 1.0, rotation_deg: float = 0.0,
+                  flip: bool = False) -> np.ndarray:
+    """``box_to_input_affine`` of a box already checked (``check_box``), given as four floats."""
     side_box = max(x1 - x0, y1 - y0)
     cx = 0.5 * (x0 + x1) + shift[0] * side_box
     cy = 0.5 * (y0 + y1) + shift[1] * side_box

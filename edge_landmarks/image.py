@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from .errors import InputError
-from .geometry import box_to_input_affine
+from .geometry import check_box, square_affine
 
 COLORS = ("bgr", "rgb")
 MAX_PIXELS = 20000 * 20000
@@ -58,8 +58,12 @@ def face_crop(image: np.ndarray, box: np.ndarray, size: int, enlarge: float) -> 
     edges replicated, on the crop's footprint only (three channels: in the pipeline that is
     faster than warping BGRA, though not in a warm loop). Large downscales first shrink the
     footprint with INTER_AREA, so a face many times the input size is not aliased (training
-    faces were resampled at about 1:1)."""
-    m = box_to_input_affine(box, size, enlarge)
+    faces were resampled at about 1:1).
+
+    Raises:
+        InputError: a bad box, or one that does not overlap the image (``check_box``)."""
+    h, w = image.shape[:2]
+    m = square_affine(*check_box(box, (h, w)).tolist(), size, enlarge)
     (a, b, c), (d, e, g) = m.tolist()
     det = a * e - b * d
     scale = math.sqrt(abs(det))
@@ -68,7 +72,6 @@ def face_crop(image: np.ndarray, box: np.ndarray, size: int, enlarge: float) -> 
     ia, ib, id_, ie = e / det, -b / det, -d / det, a / det
     xs = [ia * (u - c) + ib * (v - g) for u, v in ((-1, -1), (size, -1), (-1, size), (size, size))]
     ys = [id_ * (u - c) + ie * (v - g) for u, v in ((-1, -1), (size, -1), (-1, size), (size, size))]
-    h, w = image.shape[:2]
     x0, y0 = min(max(math.floor(min(xs)) - f, 0), w - 1), min(max(math.floor(min(ys)) - f, 0), h - 1)
     x1, y1 = max(min(math.ceil(max(xs)) + f + 1, w), x0 + 1), max(min(math.ceil(max(ys)) + f + 1, h), y0 + 1)
     roi = image[y0:y1, x0:x1]

@@ -169,10 +169,10 @@ class Runtime:
             return self._find(img)
         if isinstance(boxes, np.ndarray) and boxes.ndim == 1:
             raise InputError("boxes must be a list of [x0, y0, x1, y1] boxes (an (F, 4) array), got one flat array")
-        checked = [check_box(b, img.shape) for b in boxes]
-        if not checked:
+        boxes = list(boxes)  # each checked against the image when it is cropped
+        if not boxes:
             return []
-        faces = [self._face(r) for r in self._infer(img, checked)]
+        faces = [self._face(r) for r in self._infer(img, boxes)]
         return [f for f in faces if f.score >= self.score_threshold]
 
     def _scan(self, img: np.ndarray, settings: ScanSettings = ScanSettings(), batch: int = 256) -> list[Face]:

@@ -12,7 +12,7 @@ from edge_landmarks.image import face_crop, to_network_input
 
 pytest.importorskip("openvino")
 from edge_landmarks.backends.openvino import OpenVinoBackend  # noqa: E402
-from edge_landmarks.backends.openvino_tail import unpack  # noqa: E402
+from edge_landmarks.backends.openvino_tail import unpacker  # noqa: E402
 
 # the numpy tail reads the refinement map with cv2.remap's 1/32-cell weights, the graph exactly
 TOLERANCE = {"landmarks": 0.25, "canonical": 0.5, "camera": 0.5, "rotation": 1e-5, "translation": 0.01,
@@ -89,7 +89,7 @@ def test_bad_crops_and_non_finite_outputs_are_input_errors():
             [np.zeros((s, s, 3), np.float32)])
     sets = [bundle.tail.point_set(bundle.face, "ibug68")]
     rows = np.zeros((1, 9 * 68 + 14), np.float32)
-    assert len(unpack(rows, sets)[0].landmarks[0]) == 68
+    assert len(unpacker(sets)(rows)[0].landmarks[0]) == 68
     rows[0, 5] = np.nan
     with pytest.raises(InputError, match="non-finite"):
-        unpack(rows, sets)
+        unpacker(sets)(rows)

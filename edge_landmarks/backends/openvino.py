@@ -36,7 +36,7 @@ import numpy as np
 
 from ..errors import BundleError, InputError
 from .base import BackendBase, check_threads, model_file, run_batched, unavailable
-from .openvino_tail import append_tail, unpack
+from .openvino_tail import append_tail, unpacker
 
 
 AMX_OFF = ("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_VNNI")
@@ -116,12 +116,12 @@ class OpenVinoBackend(BackendBase):
 
     def run_crops(self, crops: list[np.ndarray], spec) -> np.ndarray:
         model = self._model((spec.color, spec.mean, spec.std))
-        return run_batched(lambda b: _infer(self._ov, *model, b), self._stack(crops), self._batch_one)
+        return run_batched(lambda b: _infer(self._ov, *model, b, self._batch_one), self._stack(crops), self._batch_one)
 
     def decoder(self, spec, tail, point_sets: list):
-        model = self._compile((spec.color, spec.mean, spec.std), tail, point_sets)
-        return lambda crops: unpack(run_batched(lambda b: _infer(self._ov, *model, b), self._stack(crops), self._batch_one),
-                                    point_sets)
+        model, unpack = self._compile((spec.color, spec.mean, spec.std), tail, point_sets), unpacker(point_sets)
+        return lambda crops: unpack(run_batched(lambda b: _infer(self._ov, *model, b, self._batch_one), self._stack(crops),
+                                                self._batch_one))
 
     def _stack(self, crops: list[np.ndarray]) -> np.ndarray:
         """(B, S, S, 3) uint8 of B crops; InputError unless each is (S, S, 3) uint8."""
@@ -135,14 +135,20 @@ class OpenVinoBackend(BackendBase):
         self._compiled = {}
 
 
-def _infer(ov, compiled, requests: queue.SimpleQueue, x: np.ndarray) -> np.ndarray:
-    """One synchronous inference of ``x`` on a request borrowed from ``requests`` (created on demand)."""
+def _infer(ov, compiled, requests: queue.SimpleQueue, x: np.ndarray, copy: bool = False) -> np.ndarray:
+    """One synchronous inference of ``x`` on a request borrowed from ``requests`` (created on
+    demand). ``copy`` (a model of static shape): copy ``x`` into the request's own input tensor,
+    which for a uint8 crop costs 1-2 us against 6-10 us for wrapping a new array each call;
+    otherwise share ``x`` (cheaper for the float input, four times larger)."""
     try:
         request = requests.get_nowait()
     except queue.Empty:
         request = compiled.create_infer_request()
     try:
-        request.set_input_tensor(ov.Tensor(x, shared_memory=True))
+        if copy:
+            request.get_input_tensor(0).data[...] = x
+        else:
+            request.set_input_tensor(ov.Tensor(x, shared_memory=True))
         request.infer()
         return request.get_output_tensor(0).data.astype(np.float32, copy=True)
     finally:

@@ -11,7 +11,7 @@ docs/DEPLOYED.md). The numpy tail stays the reference (the other backends use it
 Same maths, one difference: the refinement map is read with OpenVINO's exact bilinear
 ``GridSample`` (as in training) where the numpy tail uses ``cv2.remap``'s 1/32-cell weights.
 
-The graph's output is one float32 row per face (``unpack``): for each point set, landmarks
+The graph's output is one float32 row per face (``unpacker``): for each point set, landmarks
 (N x 2, input pixels), canonical points (N x 3, mm), camera points (N x 3, mm), visibility (N);
 then the head rotation (3 x 3, row-major), translation (3, mm), focal length (input pixels)
 and score.
@@ -21,15 +21,16 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..decode import HEAD_POSE_FIELDS, NON_FINITE, POSE_FIELDS, Decoded, PointSet, Tail, euler_yaw_pitch_roll
+from ..decode import HEAD_POSE_FIELDS, NON_FINITE, POSE_FIELDS, Decoded, PointSet, Tail, euler_row
 from ..errors import InputError
 
 
 def append_tail(ov, network, tail: Tail, point_sets: list[PointSet]):
     """``network`` (an ``ov.Model``, crops -> (B, F + map) features) with the tail appended in place
     of its output. Written for few graph nodes (each costs a dispatch): the head's columns are
-    reordered so that one split yields both rotations' 6D vectors side by side, which are then
-    orthonormalised together."""
+    reordered and repeated so that one split yields both rotations' 6D vectors side by side,
+    with their cyclic rolls, and the rotations are then made with elementwise operations only
+    (``_rotations``), which the plugin fuses into one kernel."""
     import openvino.opset13 as op
 
     const = lambda a: op.constant(np.ascontiguousarray(a, np.float32))  # noqa: E731
@@ -38,13 +39,16 @@ def append_tail(ov, network, tail: Tail, point_sets: list[PointSet]):
     map_size = tail.refine.size if tail.refine is not None else 0
     features, refine_map = op.variadic_split(old.input_value(0), 1, [width, map_size]).outputs() if map_size \
         else (old.input_value(0), None)
-    # head columns: coeffs, both rotations' first vectors, both second vectors, log depth and
-    # focal, centre xy, score (the projection's rotation doubles as the head's without a pose head)
+    # head columns: coeffs; the first 6D vector, rolled once, rolled twice, then the same for the
+    # second vector, each as (B, 6): the projection's rotation and the head's side by side (the
+    # projection's doubles as the head's without a pose head); log depth and focal, centre xy, score
     head = list(range(POSE_FIELDS, POSE_FIELDS + HEAD_POSE_FIELDS)) if tail.pose_head else list(range(6))
-    order = [*range(k), *(k + i for i in (0, 1, 2, *head[:3], 3, 4, 5, *head[3:], 8, 9, 6, 7, 10))]
+    roll = lambda v, i: v[i:] + v[:i]  # noqa: E731
+    vectors = [roll(p, i) + roll(h, i) for p, h in (([0, 1, 2], head[:3]), ([3, 4, 5], head[3:])) for i in range(3)]
+    order = [*range(k), *(k + c for v in vectors for c in v), *(k + i for i in (8, 9, 6, 7, 10))]
     raw = op.add(op.matmul(features, const(tail.weight[:, order]), False, False), const(tail.bias[order]))
-    coeffs, first, second, logs, centre, score_logit = op.variadic_split(raw, 1, [k, 6, 6, 2, 2, 1]).outputs()
-    rows = _rotations(op, const, op.reshape(first, [-1, 2, 3], False), op.reshape(second, [-1, 2, 3], False))
+    coeffs, *ab, logs, centre, score_logit = op.variadic_split(raw, 1, [k] + [6] * 6 + [2, 2, 1]).outputs()
+    rows = _rotations(op, const, ab[:3], ab[3:])
     projection, head_rows = op.variadic_split(rows, 1, [1, 1]).outputs()  # (B, 1, 3, 3) each
     mt = op.multiply(op.reshape(projection, [-1, 3, 3], False), const([[1.0], [-1.0], [-1.0]]))
     rotation = op.reshape(op.transpose(head_rows, op.constant(np.array([0, 1, 3, 2], np.int64))), [-1, 9], False)
@@ -87,19 +91,24 @@ def append_tail(ov, network, tail: Tail, point_sets: list[PointSet]):
     return network
 
 
-def _rotations(op, const, a, b):
+def _rotations(op, const, a: list, b: list):
     """Rows (B, 2, 3, 3) of the rotations whose first two columns Gram-Schmidt makes of the 6D
-    vectors (Zhou et al.) ``a`` and ``b`` (B, 2, 3): row-major R^T, i.e. the columns a, b, a x b."""
-    a = op.normalize_l2(a, [2], 1e-24, "max")  # / max(|a|, 1e-12), as decode._rotation_6d_row
-    b = op.subtract(b, op.multiply(op.reduce_sum(op.multiply(a, b), [2], True), a))
-    b = op.normalize_l2(b, [2], 1e-24, "max")
-    # a x b = the outer product a b^T (B, 2, 9) times the Levi-Civita symbol (9, 3)
-    levi = np.zeros((3, 3, 3), np.float32)
-    for i, j, m in ((0, 1, 2), (1, 2, 0), (2, 0, 1)):
-        levi[j, m, i], levi[m, j, i] = 1.0, -1.0
-    outer = op.reshape(op.multiply(op.unsqueeze(a, 3), op.unsqueeze(b, 2)), [-1, 2, 9], False)
-    c = op.matmul(outer, const(levi.reshape(9, 3)), False, False)
-    return op.concat([op.unsqueeze(v, 2) for v in (a, b, c)], 2)
+    vectors (Zhou et al.) ``a`` and ``b``: row-major R^T, i.e. the columns a, b, a x b, as
+    ``decode._rotation_6d_row``. ``a`` and ``b`` are each three (B, 6) tensors, the vectors (two
+    rotations' x y z side by side) and their cyclic rolls (y z x, z x y), so that norms and cross
+    products are elementwise: |v|^2 = v v + v' v' + v'' v'', (a x b) = a' b'' - a'' b'. The second
+    column is (a x b) x a normalised, which is b's part orthogonal to a."""
+    norm = lambda v: op.sqrt(op.maximum(  # noqa: E731  max(|v|, 1e-12), as decode._rotation_6d_row
+        op.add(op.add(op.multiply(v[0], v[0]), op.multiply(v[1], v[1])), op.multiply(v[2], v[2])), const(1e-24)))
+    cross = lambda u, v, i: op.subtract(op.multiply(u[(i + 1) % 3], v[(i + 2) % 3]),  # noqa: E731
+                                        op.multiply(u[(i + 2) % 3], v[(i + 1) % 3]))
+    na = norm(a)
+    first = [op.divide(v, na) for v in a]
+    c = [cross(a, b, i) for i in range(3)]
+    nc = norm(c)
+    third = [op.divide(v, nc) for v in c]
+    second = cross(third, first, 0)
+    return op.concat([op.reshape(v, [-1, 2, 1, 3], False) for v in (first[0], second, third[0])], 2)
 
 
 def _project(op, const, cam, focal, centre: float):
@@ -109,23 +118,24 @@ def _project(op, const, cam, focal, centre: float):
     return op.add(op.multiply(xy, op.divide(focal, op.maximum(z, const(1.0)))), const(centre))
 
 
-def unpack(rows: np.ndarray, point_sets: list[PointSet]) -> list[Decoded]:
-    """The fused graph's output rows (B, width) -> one ``Decoded`` per point set (views).
+def unpacker(point_sets: list[PointSet]):
+    """A function from the fused graph's output rows (B, width) to one ``Decoded`` per point set
+    (views of the rows), with the row layout worked out once.
 
-    Raises:
-        InputError: a non-finite value anywhere (as ``Tail.decode_many``)."""
-    if not cv2.checkRange(rows)[0]:
-        raise InputError(NON_FINITE)
-    b = len(rows)
-    end = sum(9 * len(p) for p in point_sets)  # the pose block follows the point sets' blocks
-    rotation = rows[:, end:end + 9].reshape(b, 3, 3)
-    translation, focal, score = rows[:, end + 9:end + 12], rows[:, end + 12], rows[:, end + 13]
-    angles = euler_yaw_pitch_roll(rotation).astype(np.float32)
-    out, o = [], 0
+    It raises InputError on a non-finite value anywhere (as ``Tail.decode_many``)."""
+    spans, o = [], 0
     for points in point_sets:
-        n = len(points)
-        out.append(Decoded(rows[:, o:o + 2 * n].reshape(b, n, 2), rows[:, o + 2 * n:o + 5 * n].reshape(b, n, 3),
-                           rows[:, o + 5 * n:o + 8 * n].reshape(b, n, 3), rotation, translation, focal,
-                           rows[:, o + 8 * n:o + 9 * n], score, angles))
-        o += 9 * n
-    return out
+        spans.append((o, len(points)))
+        o += 9 * len(points)
+
+    def unpack(rows: np.ndarray) -> list[Decoded]:
+        if not cv2.checkRange(rows)[0]:
+            raise InputError(NON_FINITE)
+        b, pose = len(rows), rows[:, o:]  # the pose block follows the point sets' blocks
+        rotation, translation, focal, score = pose[:, :9].reshape(b, 3, 3), pose[:, 9:12], pose[:, 12], pose[:, 13]
+        angles = np.array([euler_row(r) for r in pose[:, :9].tolist()], np.float32)
+        return [Decoded(rows[:, s:s + 2 * n].reshape(b, n, 2), rows[:, s + 2 * n:s + 5 * n].reshape(b, n, 3),
+                        rows[:, s + 5 * n:s + 8 * n].reshape(b, n, 3), rotation, translation, focal,
+                        rows[:, s + 8 * n:s + 9 * n], score, angles) for s, n in spans]
+
+    return unpack
