@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -140,6 +141,29 @@ class Decoded:
     visibility: np.ndarray
     score: np.ndarray
     angles: np.ndarray
+
+    def faces(self, *more: "Decoded") -> list["FaceDecoding"]:
+        """The batch face by face, with the points of this set and of ``more`` (the same faces
+        decoded for other point sets), views of the batch's arrays."""
+        sets = (self, *more)
+        return [FaceDecoding(tuple((d.landmarks[i], d.camera[i], d.visibility[i]) for d in sets), self.rotation[i],
+                             self.translation[i], float(self.focal[i]), float(self.score[i]), tuple(self.angles[i].tolist()))
+                for i in range(len(self.score))]
+
+
+class FaceDecoding(NamedTuple):
+    """One decoded face, in its crop's pixel frame, as ``Backend.decoder`` gives it: what
+    ``Runtime`` turns into a ``Face``, in as few Python operations as it can (a named tuple of
+    views, pose scalars as floats). ``points``: for each point set decoded, (landmarks (N, 2)
+    input pixels, camera points (N, 3) mm, visibility (N,)); the rest as in ``Decoded``, with
+    ``angles`` (yaw, pitch, roll) in degrees."""
+
+    points: tuple
+    rotation: np.ndarray
+    translation: np.ndarray
+    focal: float
+    score: float
+    angles: tuple
 
 
 @dataclass(frozen=True)
@@ -349,7 +373,7 @@ def euler_yaw_pitch_roll(rotation: np.ndarray) -> np.ndarray:
 
 
 def euler_row(r) -> tuple[float, float, float]:
-    """Yaw, pitch, roll in degrees of one rotation matrix given as 9 numbers, row by row."""
-    _, _, m02, m10, m11, m12, _, _, m22 = r
+    """Yaw, pitch, roll in degrees of one rotation matrix given as its first 9 numbers, row by row."""
+    m02, m10, m11, m12, m22 = r[2], r[3], r[4], r[5], r[8]
     d = 180.0 / math.pi
     return math.atan2(m02, m22) * d, math.asin(min(1.0, max(-1.0, -m12))) * d, math.atan2(m10, m11) * d

@@ -28,20 +28,25 @@ def check_box(box: np.ndarray, image_shape: tuple[int, ...] | None = None) -> np
         InputError: not four finite numbers, zero or negative area, or (when ``image_shape``
             is given) a box that does not overlap the image.
     """
+    return np.array(box_floats(box, image_shape), np.float32)
+
+
+def box_floats(box, image_shape: tuple[int, ...] | None = None) -> tuple[float, float, float, float]:
+    """``check_box`` as four Python floats (what the affine maths takes)."""
     try:
-        b = np.asarray(box, dtype=np.float64).reshape(-1)
+        b = np.asarray(box, dtype=np.float64).reshape(-1).tolist()
     except (TypeError, ValueError):
         b = None
-    if b is None or b.shape != (4,) or not all(map(math.isfinite, b.tolist())):
+    if b is None or len(b) != 4 or not all(map(math.isfinite, b)):
         raise InputError(f"a face box must be 4 finite numbers [x0, y0, x1, y1], got {box!r}")
-    x0, y0, x1, y1 = b.tolist()
+    x0, y0, x1, y1 = b
     if x1 <= x0 or y1 <= y0:
-        raise InputError(f"face box {b.tolist()} has zero or negative area; expected x1 > x0 and y1 > y0")
+        raise InputError(f"face box {b} has zero or negative area; expected x1 > x0 and y1 > y0")
     if image_shape is not None:
         h, w = image_shape[:2]
         if x1 <= 0 or y1 <= 0 or x0 >= w or y0 >= h:
-            raise InputError(f"face box {b.tolist()} lies outside the {w}x{h} image")
-    return b.astype(np.float32)
+            raise InputError(f"face box {b} lies outside the {w}x{h} image")
+    return x0, y0, x1, y1
 
 
 def box_to_input_affine(
@@ -63,14 +68,14 @@ def box_to_input_affine(
     above the input centre. ``flip`` mirrors the result horizontally. Training augmentation
     and the runtime use this one function, so the model sees faces framed the same way in both.
     """
-    return square_affine(*check_box(box).tolist(), size, enlarge, shift=shift, scale=scale, rotation_deg=rotation_deg,
+    return square_affine(*box_floats(box), size, enlarge, shift=shift, scale=scale, rotation_deg=rotation_deg,
                          flip=flip)
 
 
 def square_affine(x0: float, y0: float, x1: float, y1: float, size: int, enlarge: float, *,
                   shift: tuple[float, float] = (0.0, 0.0), scale: float = 1.0, rotation_deg: float = 0.0,
                   flip: bool = False) -> np.ndarray:
-    """``box_to_input_affine`` of a box already checked (``check_box``), given as four floats."""
+    """``box_to_input_affine`` of a box already checked, given as four floats (``box_floats``)."""
     side_box = max(x1 - x0, y1 - y0)
     cx = 0.5 * (x0 + x1) + shift[0] * side_box
     cy = 0.5 * (y0 + y1) + shift[1] * side_box

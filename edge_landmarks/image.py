@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from .errors import InputError
-from .geometry import check_box, square_affine
+from .geometry import box_floats, square_affine
 
 COLORS = ("bgr", "rgb")
 MAX_PIXELS = 20000 * 20000
@@ -61,9 +61,9 @@ def face_crop(image: np.ndarray, box: np.ndarray, size: int, enlarge: float) -> 
     faces were resampled at about 1:1).
 
     Raises:
-        InputError: a bad box, or one that does not overlap the image (``check_box``)."""
+        InputError: a bad box, or one that does not overlap the image (``geometry.check_box``)."""
     h, w = image.shape[:2]
-    m = square_affine(*check_box(box, (h, w)).tolist(), size, enlarge)
+    m = square_affine(*box_floats(box, (h, w)), size, enlarge)
     (a, b, c), (d, e, g) = m.tolist()
     det = a * e - b * d
     scale = math.sqrt(abs(det))

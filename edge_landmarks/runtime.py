@@ -8,6 +8,7 @@ localiser: it starts from the whole frame and re-frames from its own landmarks.
 """
 from __future__ import annotations
 
+import math
 import os
 import threading
 from dataclasses import replace
@@ -18,9 +19,9 @@ import numpy as np
 
 from .backends import get_backend
 from .bundle import Bundle
-from .decode import Decoded, PointSet
+from .decode import FaceDecoding, PointSet
 from .errors import InputError
-from .geometry import affine_scale, apply_affine, check_box, compose_affine, invert_affine, tight_box
+from .geometry import apply_affine, check_box, compose_affine, invert_affine, tight_box
 from .image import face_crop, load_image
 from .motion import MotionSettings, crop_gray, crop_motion
 from .results import Face, Pose
@@ -123,8 +124,7 @@ class Runtime:
             c, m = face_crop(image, b, spec.size, spec.enlarge)
             crops.append(c)
             affines.append(m)
-        decoded = self._decode(crops)
-        return [_Crop(decoded[0], decoded[-1], i, m, invert_affine(m), c) for i, (c, m) in enumerate(zip(crops, affines))]
+        return [_Crop(d, m, invert_affine(m), c) for d, c, m in zip(self._decode(crops), crops, affines)]
 
     def _refine(self, image: np.ndarray, boxes: list[np.ndarray], passes: int) -> list[_Crop]:
         out = self._infer(image, boxes)
@@ -133,21 +133,21 @@ class Runtime:
         return out
 
     def _face(self, r: _Crop) -> Face:
-        pts, i, inv = r.points, r.index, r.inverse
-        landmarks = cv2.transform(pts.landmarks[i].reshape(-1, 1, 2), inv).reshape(-1, 2)
-        box = _bounds(landmarks) if r.frame is pts else r.box()
-        rot = pts.rotation[i]
-        c = (self.input_size - 1) / 2
-        (a, b, tx), (d, e, ty) = inv.tolist()
+        d = r.decoding
+        landmarks, camera, visibility = d.points[-1]
+        landmarks = cv2.transform(landmarks.reshape(-1, 1, 2), r.inverse).reshape(-1, 2)
+        box = _bounds(landmarks) if len(d.points) == 1 else r.box()
+        (a, b, tx), (c, e, ty) = r.inverse.tolist()
+        centre = (self.input_size - 1) / 2
         return Face(
             box=box,
             landmarks=landmarks,
-            landmarks_3d=pts.camera[i],
-            visibility=pts.visibility[i],
-            pose=Pose(*pts.angles[i].tolist(), rot, pts.translation[i]),
-            focal_length=float(pts.focal[i]) / affine_scale(r.affine),
-            camera_center=np.array([(a + b) * c + tx, (d + e) * c + ty], np.float32),
-            score=float(pts.score[i]),
+            landmarks_3d=camera,
+            visibility=visibility,
+            pose=Pose(*d.angles, d.rotation, d.translation),
+            focal_length=d.focal * math.sqrt(abs(a * e - b * c)),
+            camera_center=np.array([(a + b) * centre + tx, (c + e) * centre + ty], np.float32),
+            score=d.score,
             layout=self.layout,
         )
 
@@ -184,7 +184,7 @@ class Runtime:
         for i in range(0, len(windows), batch):
             for r in self._infer(img, list(windows[i:i + batch])):
                 boxes.append(r.box())
-                scores.append(float(r.points.score[r.index]))
+                scores.append(r.decoding.score)
         keep = merge(np.asarray(boxes), np.asarray(scores), settings)
         if len(keep) == 0:
             return []
@@ -273,7 +273,7 @@ class Runtime:
         when the face was just found again (the next frame then frames from the landmarks)."""
         if self._motion is None or inferred is None:
             return None
-        points = inferred.frame.landmarks[inferred.index]
+        points = inferred.decoding.points[0][0]
         pixels = inferred.crop
         if reframed:
             spec = self.bundle.input
@@ -325,19 +325,17 @@ def _moved(old: np.ndarray, new: np.ndarray, tolerance: float) -> bool:
 
 
 class _Crop(NamedTuple):
-    """One face crop's decoded outputs: row ``index`` of the framing-layout and requested-layout
-    batches, the image -> crop affine with its inverse, and the crop (uint8 BGR)."""
+    """One face crop's decoding (the framing layout's points first, then the requested layout's
+    when it is another), the image -> crop affine with its inverse, and the crop (uint8 BGR)."""
 
-    frame: Decoded
-    points: Decoded
-    index: int
+    decoding: FaceDecoding
     affine: np.ndarray
     inverse: np.ndarray
     crop: np.ndarray
 
     def box(self) -> np.ndarray:
         """Tight box of the framing layout's landmarks, image pixels (how the next crop is framed)."""
-        return tight_box(apply_affine(self.inverse, self.frame.landmarks[self.index]))
+        return tight_box(apply_affine(self.inverse, self.decoding.points[0][0]))
 
 
 __all__ = ["Runtime", "Face", "Pose"]

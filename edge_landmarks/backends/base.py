@@ -70,10 +70,10 @@ class Backend(Protocol):
         ...
 
     def decoder(self, spec, tail, point_sets: list) -> Callable[[list[np.ndarray]], list]:
-        """A function of B crops (as ``run_crops`` takes them) -> one ``decode.Decoded`` batch
-        per point set of ``point_sets`` (``decode.PointSet``), decoded with ``tail``
-        (``decode.Tail``): ``tail.decode_many(run_crops(crops, spec), point_sets)``, or the same
-        maths inside the compiled graph. Safe to call from several threads."""
+        """A function of B crops (as ``run_crops`` takes them) -> B ``decode.FaceDecoding``, with
+        the points of each set of ``point_sets`` (``decode.PointSet``), decoded with ``tail``
+        (``decode.Tail``): ``tail.decode_many(run_crops(crops, spec), point_sets)`` face by
+        face, or the same maths inside the compiled graph. Safe to call from several threads."""
         ...
 
     def close(self) -> None:
@@ -119,7 +119,11 @@ class BackendBase:
         return self.run(to_network_input(crops, spec.color, spec.mean, spec.std))
 
     def decoder(self, spec, tail, point_sets: list) -> Callable[[list[np.ndarray]], list]:
-        return lambda crops: tail.decode_many(self.run_crops(crops, spec), point_sets)
+        def decode(crops: list[np.ndarray]) -> list:
+            first, *more = tail.decode_many(self.run_crops(crops, spec), point_sets)
+            return first.faces(*more)
+
+        return decode
 
 
 def distribution_installed(*modules: str) -> bool:

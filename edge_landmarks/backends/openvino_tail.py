@@ -12,130 +12,148 @@ Same maths, one difference: the refinement map is read with OpenVINO's exact bil
 ``GridSample`` (as in training) where the numpy tail uses ``cv2.remap``'s 1/32-cell weights.
 
 The graph's output is one float32 row per face (``unpacker``): for each point set, landmarks
-(N x 2, input pixels), canonical points (N x 3, mm), camera points (N x 3, mm), visibility (N);
-then the head rotation (3 x 3, row-major), translation (3, mm), focal length (input pixels)
-and score.
+(N x 2, input pixels), camera points (N x 3, mm), visibility (N); then the head rotation (3 x 3,
+row-major), translation (3, mm), focal length (input pixels) and score.
 """
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
-from ..decode import HEAD_POSE_FIELDS, NON_FINITE, POSE_FIELDS, Decoded, PointSet, Tail, euler_row
+from ..decode import HEAD_POSE_FIELDS, NON_FINITE, POSE_FIELDS, FaceDecoding, PointSet, Tail, euler_row
 from ..errors import InputError
 
 
 def append_tail(ov, network, tail: Tail, point_sets: list[PointSet]):
     """``network`` (an ``ov.Model``, crops -> (B, F + map) features) with the tail appended in place
-    of its output. Written for few graph nodes (each costs a dispatch): the head's columns are
-    reordered and repeated so that one split yields both rotations' 6D vectors side by side,
-    with their cyclic rolls, and the rotations are then made with elementwise operations only
-    (``_rotations``), which the plugin fuses into one kernel."""
+    of its output.
+
+    Written for few graph nodes, since each costs a dispatch (about 1 us at two threads) while
+    the arithmetic is tiny: everything is kept as (B, 1) scalars and (B, N) rows of one
+    coordinate, so that the maths is elementwise, which the plugin fuses into a few kernels,
+    instead of small matrix products and reductions (each its own node). One linear layer gives
+    every pose field and each point set's canonical x, y and z (the shape coefficients' layer
+    composed with the set's basis), one in-place split hands them out; the map read (``GridSample``)
+    and the read-out of its channels are the only other operations that are not elementwise."""
     import openvino.opset13 as op
 
     const = lambda a: op.constant(np.ascontiguousarray(a, np.float32))  # noqa: E731
     (old,) = network.get_results()
     width, k, s = tail.weight.shape[0], tail.num_coeffs, float(tail.input_size)
-    map_size = tail.refine.size if tail.refine is not None else 0
-    features, refine_map = op.variadic_split(old.input_value(0), 1, [width, map_size]).outputs() if map_size \
+    refine = tail.refine
+    features, refine_map = op.variadic_split(old.input_value(0), 1, [width, refine.size]).outputs() if refine \
         else (old.input_value(0), None)
-    # head columns: coeffs; the first 6D vector, rolled once, rolled twice, then the same for the
-    # second vector, each as (B, 6): the projection's rotation and the head's side by side (the
-    # projection's doubles as the head's without a pose head); log depth and focal, centre xy, score
-    head = list(range(POSE_FIELDS, POSE_FIELDS + HEAD_POSE_FIELDS)) if tail.pose_head else list(range(6))
-    roll = lambda v, i: v[i:] + v[:i]  # noqa: E731
-    vectors = [roll(p, i) + roll(h, i) for p, h in (([0, 1, 2], head[:3]), ([3, 4, 5], head[3:])) for i in range(3)]
-    order = [*range(k), *(k + c for v in vectors for c in v), *(k + i for i in (8, 9, 6, 7, 10))]
-    raw = op.add(op.matmul(features, const(tail.weight[:, order]), False, False), const(tail.bias[order]))
-    coeffs, *ab, logs, centre, score_logit = op.variadic_split(raw, 1, [k] + [6] * 6 + [2, 2, 1]).outputs()
-    rows = _rotations(op, const, ab[:3], ab[3:])
-    projection, head_rows = op.variadic_split(rows, 1, [1, 1]).outputs()  # (B, 1, 3, 3) each
-    mt = op.multiply(op.reshape(projection, [-1, 3, 3], False), const([[1.0], [-1.0], [-1.0]]))
-    rotation = op.reshape(op.transpose(head_rows, op.constant(np.array([0, 1, 3, 2], np.int64))), [-1, 9], False)
-    depth_focal = op.multiply(op.exp(logs), const([tail.depth0, tail.focal0 * s]))
-    tz, focal = op.variadic_split(depth_focal, 1, [1, 1]).outputs()  # (B, 1) each
-    translation = op.concat([op.multiply(centre, op.divide(op.multiply(tz, const(s / 2)), focal)), tz], 1)
-    t3 = op.unsqueeze(translation, 1)
-    f3 = op.unsqueeze(focal, 1)
+    # columns: each set's canonical x, y, z; the 6D vectors of the projection's rotation and of the
+    # head's (the projection's again without a pose head); centre xy, log depth, log focal, score
+    head = range(POSE_FIELDS, POSE_FIELDS + HEAD_POSE_FIELDS) if tail.pose_head else range(6)
+    pose = [k + c for c in (*range(6), *head, 6, 7, 8, 9, 10)]
+    w, b = tail.weight.astype(np.float64), tail.bias.astype(np.float64)
+    ws, bs = [], []
+    for points in point_sets:
+        for axis in range(3):
+            basis = points.basis[:, :, axis].astype(np.float64)  # (K, N)
+            ws.append(w[:, :k] @ basis)
+            bs.append(b[:k] @ basis + points.mean[:, axis])
+    raw = op.add(op.matmul(features, const(np.concatenate(ws + [w[:, pose]], 1)), False, False),
+                 const(np.concatenate(bs + [b[pose]])))
+    *coords, a, a_head, centre_x, centre_y, log_depth, log_focal, score_logit = _split(
+        op, raw, [len(p) for p in point_sets for _ in range(3)] + [6, 6, 1, 1, 1, 1, 1])
+    a, b, c = _rotation(op, const, a)
+    head_columns = _rotation(op, const, a_head)
+    tz = op.multiply(op.exp(log_depth), const(tail.depth0))
+    focal = op.multiply(op.exp(log_focal), const(tail.focal0 * s))
+    per_unit = op.divide(op.multiply(tz, const(s / 2)), focal)
+    t = [op.multiply(centre_x, per_unit), op.multiply(centre_y, per_unit), tz]
+
+    def camera(x, y, z):
+        """Camera coordinates of canonical x, y, z: R diag(1, -1, -1) (x, y, z) + t."""
+        return [op.add(op.subtract(op.subtract(op.multiply(x, a[i]), op.multiply(y, b[i])), op.multiply(z, c[i])), t[i])
+                for i in range(3)]
+
+    def interleave(rows: list, n: int):
+        """(B, N) rows of x, y (, z) -> (B, N * len(rows)) as x0 y0 (z0) x1 y1 (z1) ..."""
+        return op.reshape(op.concat([op.unsqueeze(r, 2) for r in rows], 2), [-1, len(rows) * n], False)
+
     maps = None
-    if tail.refine is not None:
-        g, e = tail.refine.grid, tail.refine.channels
+    if refine is not None:
+        g, e = refine.grid, refine.channels
         maps = op.transpose(op.reshape(refine_map, [-1, g, g, e], False), op.constant(np.array([0, 3, 1, 2], np.int64)))
     blocks = []
-    for points in point_sets:
+    for i, points in enumerate(point_sets):
         n = len(points)
-        canonical = op.reshape(op.add(op.matmul(coeffs, const(points.basis.reshape(k, n * 3)), False, False),
-                                      const(points.mean.reshape(-1))), [-1, n, 3], False)
-        cam = op.add(op.matmul(canonical, mt, False, False), t3)
+        x, y, z = coords[3 * i:3 * i + 3]
+        cam = camera(x, y, z)
         if maps is not None:
             # grid_sample's coordinates (align_corners=False, the map spans the input): 2 (p + 0.5) / s - 1
             # for input pixel p = f xy / z + (s - 1) / 2, that is 2 f / s * xy / z
-            grid = _project(op, const, cam, op.multiply(f3, const(2.0 / s)), 0.0)
-            read = op.grid_sample(maps, op.unsqueeze(grid, 1), {"align_corners": False, "mode": "bilinear",
-                                                                "padding_mode": "border"})  # (B, E, 1, N)
-            # sum over channels of read (B, E, N, 1) x weights (E, N, 3)
-            offsets = op.reduce_sum(op.multiply(op.reshape(read, [-1, tail.refine.channels, n, 1], False),
-                                                const(points.readout.transpose(2, 0, 1))), [1], False)
-            canonical = op.add(canonical, op.add(offsets, const(points.readout_bias)))
-            cam = op.add(op.matmul(canonical, mt, False, False), t3)
-        lm = _project(op, const, cam, f3, (s - 1) / 2)
+            to_grid = op.divide(op.multiply(focal, const(2.0 / s)), op.maximum(cam[2], const(1.0)))
+            grid = op.unsqueeze(op.concat([op.unsqueeze(op.multiply(v, to_grid), 2) for v in cam[:2]], 2), 1)
+            read = op.grid_sample(maps, grid, {"align_corners": False, "mode": "bilinear", "padding_mode": "border"})
+            # offsets (B, 3, N): the sum over channels of read (B, E, 1, N) x weights (E, 3, N), over
+            # the outer axis (45 us over an inner one)
+            offsets = op.reduce_sum(op.multiply(read, const(points.readout.transpose(2, 1, 0))), [1], False)
+            x, y, z = (op.add(v, op.add(op.reshape(o, [-1, n], False), const(points.readout_bias[:, j])))
+                       for j, (v, o) in enumerate(zip((x, y, z), _split(op, offsets, [1, 1, 1]))))
+            cam = camera(x, y, z)
+        per_depth = op.divide(focal, op.maximum(cam[2], const(1.0)))
+        u, v = (op.add(op.multiply(w, per_depth), const((s - 1) / 2)) for w in cam[:2])
         # visibility: sigmoid(10 cos) of the rotated normal with the view ray -cam / |cam|
-        normals = op.matmul(const(-10.0 * points.normals), mt, False, False)  # (B, N, 3)
-        ray = op.normalize_l2(cam, [2], 1e-30, "max")
-        visibility = op.sigmoid(op.reduce_sum(op.multiply(normals, ray), [2], False))
-        blocks += [op.reshape(lm, [-1, 2 * n], False), op.reshape(canonical, [-1, 3 * n], False),
-                   op.reshape(cam, [-1, 3 * n], False), visibility]
-    out = op.concat(blocks + [rotation, translation, focal, op.sigmoid(score_logit)], 1)
+        nx, ny, nz = (const(-10.0 * points.normals[:, j]) for j in range(3))
+        cos = [op.multiply(op.subtract(op.subtract(op.multiply(nx, a[j]), op.multiply(ny, b[j])), op.multiply(nz, c[j])), cam[j])
+               for j in range(3)]
+        length = op.sqrt(op.maximum(op.add(op.add(op.multiply(cam[0], cam[0]), op.multiply(cam[1], cam[1])),
+                                           op.multiply(cam[2], cam[2])), const(1e-30)))
+        visibility = op.sigmoid(op.divide(op.add(op.add(cos[0], cos[1]), cos[2]), length))
+        blocks += [interleave([u, v], n), interleave(cam, n), visibility]
+    rotation = [col[i] for i in range(3) for col in head_columns]  # row-major
+    out = op.concat(blocks + rotation + t + [focal, op.sigmoid(score_logit)], 1)
     network.remove_result(old)
     network.add_results([op.result(out)])
     return network
 
 
-def _rotations(op, const, a: list, b: list):
-    """Rows (B, 2, 3, 3) of the rotations whose first two columns Gram-Schmidt makes of the 6D
-    vectors (Zhou et al.) ``a`` and ``b``: row-major R^T, i.e. the columns a, b, a x b, as
-    ``decode._rotation_6d_row``. ``a`` and ``b`` are each three (B, 6) tensors, the vectors (two
-    rotations' x y z side by side) and their cyclic rolls (y z x, z x y), so that norms and cross
-    products are elementwise: |v|^2 = v v + v' v' + v'' v'', (a x b) = a' b'' - a'' b'. The second
-    column is (a x b) x a normalised, which is b's part orthogonal to a."""
+def _split(op, x, sizes: list[int]) -> list:
+    """``x`` split along axis 1 (in place for a batch of one: no copy, no kernel)."""
+    return list(op.variadic_split(x, 1, sizes).outputs())
+
+
+def _rotation(op, const, ab) -> tuple[list, list, list]:
+    """Columns (a, b, c), each three (B, 1) tensors x y z, of the rotation that Gram-Schmidt makes
+    of the 6D vector (Zhou et al.) ``ab`` (B, 6), as ``decode._rotation_6d_row``: a = a / |a|,
+    c = a x b / |a x b|, and b's part orthogonal to a, normalised, is c x a."""
+    ax, ay, az, bx, by, bz = _split(op, ab, [1] * 6)
     norm = lambda v: op.sqrt(op.maximum(  # noqa: E731  max(|v|, 1e-12), as decode._rotation_6d_row
         op.add(op.add(op.multiply(v[0], v[0]), op.multiply(v[1], v[1])), op.multiply(v[2], v[2])), const(1e-24)))
-    cross = lambda u, v, i: op.subtract(op.multiply(u[(i + 1) % 3], v[(i + 2) % 3]),  # noqa: E731
-                                        op.multiply(u[(i + 2) % 3], v[(i + 1) % 3]))
-    na = norm(a)
-    first = [op.divide(v, na) for v in a]
-    c = [cross(a, b, i) for i in range(3)]
-    nc = norm(c)
-    third = [op.divide(v, nc) for v in c]
-    second = cross(third, first, 0)
-    return op.concat([op.reshape(v, [-1, 2, 1, 3], False) for v in (first[0], second, third[0])], 2)
-
-
-def _project(op, const, cam, focal, centre: float):
-    """Pinhole projection (B, N, 2) of camera points (B, N, 3) with ``focal`` (B, 1, 1), depth
-    clamped to 1 mm."""
-    xy, z = op.variadic_split(cam, 2, [2, 1]).outputs()
-    return op.add(op.multiply(xy, op.divide(focal, op.maximum(z, const(1.0)))), const(centre))
+    cross = lambda u, v: [op.subtract(op.multiply(u[(i + 1) % 3], v[(i + 2) % 3]),  # noqa: E731
+                                      op.multiply(u[(i + 2) % 3], v[(i + 1) % 3])) for i in range(3)]
+    a, b = [ax, ay, az], [bx, by, bz]
+    length = norm(a)
+    a = [op.divide(v, length) for v in a]
+    c = cross(a, b)
+    length = norm(c)
+    c = [op.divide(v, length) for v in c]
+    return a, cross(c, a), c
 
 
 def unpacker(point_sets: list[PointSet]):
-    """A function from the fused graph's output rows (B, width) to one ``Decoded`` per point set
-    (views of the rows), with the row layout worked out once.
+    """A function from the fused graph's output rows (B, width) to B ``FaceDecoding`` (views of
+    the rows), with the row layout worked out once.
 
     It raises InputError on a non-finite value anywhere (as ``Tail.decode_many``)."""
     spans, o = [], 0
     for points in point_sets:
         spans.append((o, len(points)))
-        o += 9 * len(points)
+        o += 6 * len(points)
 
-    def unpack(rows: np.ndarray) -> list[Decoded]:
+    def unpack(rows: np.ndarray) -> list[FaceDecoding]:
         if not cv2.checkRange(rows)[0]:
             raise InputError(NON_FINITE)
-        b, pose = len(rows), rows[:, o:]  # the pose block follows the point sets' blocks
-        rotation, translation, focal, score = pose[:, :9].reshape(b, 3, 3), pose[:, 9:12], pose[:, 12], pose[:, 13]
-        angles = np.array([euler_row(r) for r in pose[:, :9].tolist()], np.float32)
-        return [Decoded(rows[:, s:s + 2 * n].reshape(b, n, 2), rows[:, s + 2 * n:s + 5 * n].reshape(b, n, 3),
-                        rows[:, s + 5 * n:s + 8 * n].reshape(b, n, 3), rotation, translation, focal,
-                        rows[:, s + 8 * n:s + 9 * n], score, angles) for s, n in spans]
+        out = []
+        for r in rows:
+            pose = r[o:o + 14].tolist()  # the pose block follows the point sets' blocks
+            out.append(FaceDecoding(tuple((r[s:s + 2 * n].reshape(n, 2), r[s + 2 * n:s + 5 * n].reshape(n, 3), r[s + 5 * n:s + 6 * n])
+                                          for s, n in spans),
+                                    r[o:o + 9].reshape(3, 3), r[o + 9:o + 12], pose[12], pose[13], euler_row(pose)))
+        return out
 
     return unpack
