@@ -142,26 +142,37 @@ class Decoded:
     score: np.ndarray
     angles: np.ndarray
 
-    def faces(self, *more: "Decoded") -> list["FaceDecoding"]:
-        """The batch face by face, with the points of this set and of ``more`` (the same faces
-        decoded for other point sets), views of the batch's arrays."""
-        sets = (self, *more)
-        return [FaceDecoding(tuple((d.landmarks[i], d.camera[i], d.visibility[i]) for d in sets), self.rotation[i],
-                             self.translation[i], float(self.focal[i]), float(self.score[i]), tuple(self.angles[i].tolist()))
-                for i in range(len(self.score))]
+    def faces(self, affines: list[np.ndarray], size: int, *more: "Decoded") -> list["FaceDecoding"]:
+        """The batch face by face, in the pixels of the images the crops (``size`` pixels) were
+        cut from with ``affines`` (2x3, image -> crop, one per face), with the points of this set
+        and of ``more`` (the same faces decoded for other point sets)."""
+        sets, centre, out = (self, *more), (size - 1) / 2, []
+        for i, m in enumerate(affines):
+            inverse = cv2.invertAffineTransform(np.asarray(m, np.float64))
+            (a, b, tx), (c, e, ty) = inverse.tolist()
+            points = tuple((cv2.transform(d.landmarks[i].reshape(-1, 1, 2), inverse).reshape(-1, 2), d.camera[i],
+                            d.visibility[i]) for d in sets)
+            out.append(FaceDecoding(points, _bounds(points[0][0]), self.rotation[i], self.translation[i],
+                                    float(self.focal[i]) * math.sqrt(abs(a * e - b * c)),
+                                    np.array([(a + b) * centre + tx, (c + e) * centre + ty], np.float32),
+                                    float(self.score[i]), tuple(self.angles[i].tolist())))
+        return out
 
 
 class FaceDecoding(NamedTuple):
-    """One decoded face, in its crop's pixel frame, as ``Backend.decoder`` gives it: what
-    ``Runtime`` turns into a ``Face``, in as few Python operations as it can (a named tuple of
-    views, pose scalars as floats). ``points``: for each point set decoded, (landmarks (N, 2)
-    input pixels, camera points (N, 3) mm, visibility (N,)); the rest as in ``Decoded``, with
-    ``angles`` (yaw, pitch, roll) in degrees."""
+    """One decoded face in the pixels of the image its crop was cut from, as ``Backend.decoder``
+    gives it: what ``Runtime`` turns into a ``Face`` in as few Python operations as it can (a
+    named tuple of views and floats). ``points``: for each point set decoded, (landmarks (N, 2)
+    image pixels, camera points (N, 3) mm, visibility (N,)); ``box`` (4,) the first set's tight
+    box, image pixels; ``focal`` and ``camera_center`` (2,) the virtual camera's, image pixels;
+    ``angles`` (yaw, pitch, roll) in degrees; the rest as in ``Decoded``. Arrays are float32."""
 
     points: tuple
+    box: np.ndarray
     rotation: np.ndarray
     translation: np.ndarray
     focal: float
+    camera_center: np.ndarray
     score: float
     angles: tuple
 
@@ -377,3 +388,11 @@ def euler_row(r) -> tuple[float, float, float]:
     m02, m10, m11, m12, m22 = r[2], r[3], r[4], r[5], r[8]
     d = 180.0 / math.pi
     return math.atan2(m02, m22) * d, math.asin(min(1.0, max(-1.0, -m12))) * d, math.atan2(m10, m11) * d
+
+
+def _bounds(points: np.ndarray) -> np.ndarray:
+    """Tight box (4,) float32 of finite (N, 2) float points (``geometry.tight_box`` without its
+    checks; cv2.minMaxLoc per column is about twice as fast as numpy's reductions on 68 points)."""
+    x0, x1, _, _ = cv2.minMaxLoc(points[:, 0])
+    y0, y1, _, _ = cv2.minMaxLoc(points[:, 1])
+    return np.array([x0, y0, x1, y1], np.float32)

@@ -121,15 +121,15 @@ def time_model(runner, bundle: Bundle, budget_s: float = 0.3, warmup: int = 5, m
     """(median ms, p90 ms, runs) of ``runner``'s decoder (what ``Runtime.detect`` calls: a face
     crop in, the decoded face out) on one random crop, within about ``budget_s``."""
     s = bundle.input.size
-    crops = [np.random.default_rng(0).integers(0, 256, (s, s, 3), dtype=np.uint8)]
+    crops, affines = [np.random.default_rng(0).integers(0, 256, (s, s, 3), dtype=np.uint8)], [np.eye(2, 3)]
     decode = runner.decoder(bundle.input, bundle.tail, [bundle.tail.point_set(bundle.face, "ibug68")])
     for _ in range(warmup):
-        decode(crops)
+        decode(crops, affines)
     times = []
     t_end = time.perf_counter() + budget_s
     while len(times) < max_runs and (len(times) < 10 or time.perf_counter() < t_end):
         t = time.perf_counter()
-        decode(crops)
+        decode(crops, affines)
         times.append(time.perf_counter() - t)
     ms = np.asarray(times) * 1e3
     return float(np.median(ms)), float(np.percentile(ms, 90)), len(ms)

@@ -69,11 +69,13 @@ class Backend(Protocol):
         ``run(image.to_network_input(crops, ...))``."""
         ...
 
-    def decoder(self, spec, tail, point_sets: list) -> Callable[[list[np.ndarray]], list]:
-        """A function of B crops (as ``run_crops`` takes them) -> B ``decode.FaceDecoding``, with
-        the points of each set of ``point_sets`` (``decode.PointSet``), decoded with ``tail``
-        (``decode.Tail``): ``tail.decode_many(run_crops(crops, spec), point_sets)`` face by
-        face, or the same maths inside the compiled graph. Safe to call from several threads."""
+    def decoder(self, spec, tail, point_sets: list) -> Callable[[list[np.ndarray], list[np.ndarray]], list]:
+        """A function of B crops (as ``run_crops`` takes them) and the B affines they were cut
+        with (2x3, image -> crop) -> B ``decode.FaceDecoding`` in image pixels, with the points
+        of each set of ``point_sets`` (``decode.PointSet``), decoded with ``tail``
+        (``decode.Tail``): ``tail.decode_many(run_crops(crops, spec), point_sets)`` face by face
+        (``Decoded.faces``), or the same maths inside the compiled graph. Safe to call from
+        several threads."""
         ...
 
     def close(self) -> None:
@@ -119,9 +121,9 @@ class BackendBase:
         return self.run(to_network_input(crops, spec.color, spec.mean, spec.std))
 
     def decoder(self, spec, tail, point_sets: list) -> Callable[[list[np.ndarray]], list]:
-        def decode(crops: list[np.ndarray]) -> list:
+        def decode(crops: list[np.ndarray], affines: list[np.ndarray]) -> list:
             first, *more = tail.decode_many(self.run_crops(crops, spec), point_sets)
-            return first.faces(*more)
+            return first.faces(affines, spec.size, *more)
 
         return decode
 

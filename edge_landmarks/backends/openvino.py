@@ -112,44 +112,72 @@ class OpenVinoBackend(BackendBase):
         return ppp.build()
 
     def _run_one(self, x: np.ndarray) -> np.ndarray:
-        return _infer(self._ov, *self._model(None), x)
+        return _infer(self._ov, *self._model(None), (x,))
 
     def run_crops(self, crops: list[np.ndarray], spec) -> np.ndarray:
         model = self._model((spec.color, spec.mean, spec.std))
-        return run_batched(lambda b: _infer(self._ov, *model, b, self._batch_one), self._stack(crops), self._batch_one)
+        return run_batched(lambda b: _infer(self._ov, *model, (b,), self._batch_one), self._stack(crops), self._batch_one)
 
     def decoder(self, spec, tail, point_sets: list):
         model, unpack = self._compile((spec.color, spec.mean, spec.std), tail, point_sets), unpacker(point_sets)
-        return lambda crops: unpack(run_batched(lambda b: _infer(self._ov, *model, b, self._batch_one), self._stack(crops),
-                                                self._batch_one))
+
+        def decode(crops: list[np.ndarray], affines: list[np.ndarray]) -> list:
+            if len(affines) != len(crops):
+                raise InputError(f"expected one affine per crop, got {len(affines)} for {len(crops)} crops")
+            if self._batch_one:  # each crop and affine copied straight into a request's tensors
+                rows = [_infer(self._ov, *model, (self._check(c), a), True) for c, a in zip(crops, affines)]
+                return unpack(rows[0] if len(rows) == 1 else np.concatenate(rows))
+            return unpack(_infer(self._ov, *model, (self._stack(crops), np.asarray(affines, np.float32).reshape(-1, 2, 3))))
+
+        return decode
+
+    def _check(self, crop: np.ndarray) -> np.ndarray:
+        """``crop`` unless it is not an (S, S, 3) uint8 array (InputError)."""
+        if getattr(crop, "dtype", None) != np.uint8 or crop.shape != (self._size, self._size, 3):
+            raise InputError(f"expected uint8 BGR crops of shape ({self._size}, {self._size}, 3), "
+                             f"got {getattr(crop, 'dtype', type(crop).__name__)} {getattr(crop, 'shape', '')}")
+        return crop
 
     def _stack(self, crops: list[np.ndarray]) -> np.ndarray:
         """(B, S, S, 3) uint8 of B crops; InputError unless each is (S, S, 3) uint8."""
-        x = crops[0][None] if len(crops) == 1 else np.stack(crops)
-        if x.dtype != np.uint8 or x.shape[1:] != (self._size, self._size, 3):
-            raise InputError(f"expected uint8 BGR crops of shape ({self._size}, {self._size}, 3), "
-                             f"got {x.dtype} {x.shape[1:]}")
-        return x
+        return self._check(crops[0])[None] if len(crops) == 1 else np.stack([self._check(c) for c in crops])
 
     def close(self) -> None:
         self._compiled = {}
 
 
-def _infer(ov, compiled, requests: queue.SimpleQueue, x: np.ndarray, copy: bool = False) -> np.ndarray:
-    """One synchronous inference of ``x`` on a request borrowed from ``requests`` (created on
-    demand). ``copy`` (a model of static shape): copy ``x`` into the request's own input tensor,
-    which for a uint8 crop costs 1-2 us against 6-10 us for wrapping a new array each call;
-    otherwise share ``x`` (cheaper for the float input, four times larger)."""
+def _infer(ov, compiled, requests: queue.SimpleQueue, inputs: tuple, copy: bool = False) -> np.ndarray:
+    """One synchronous inference of ``inputs`` on a request borrowed from ``requests`` (created on
+    demand, ``_request``). ``copy`` (a model of static shapes): copy the inputs into the request's
+    own arrays, which for a uint8 crop costs 1-2 us against 6-10 us for wrapping a new array each
+    call; otherwise share them (cheaper for the float input, four times larger)."""
     try:
-        request = requests.get_nowait()
+        request, buffers, output = requests.get_nowait()
     except queue.Empty:
-        request = compiled.create_infer_request()
+        request, buffers, output = _request(ov, compiled)
     try:
-        if copy:
-            request.get_input_tensor(0).data[...] = x
+        if copy and buffers is not None:
+            for buffer, x in zip(buffers, inputs):
+                buffer[...] = x
         else:
-            request.set_input_tensor(ov.Tensor(x, shared_memory=True))
+            for i, x in enumerate(inputs):
+                request.set_input_tensor(i, ov.Tensor(x, shared_memory=True))
+            buffers = None  # the request now reads the caller's arrays
         request.infer()
-        return request.get_output_tensor(0).data.astype(np.float32, copy=True)
+        return output.copy() if output is not None else request.get_output_tensor(0).data.astype(np.float32, copy=True)
     finally:
-        requests.put(request)
+        requests.put((request, buffers, output))
+
+
+def _request(ov, compiled) -> tuple:
+    """(infer request, its input arrays, its output array): with static shapes, arrays of ours
+    bound as the request's tensors once, so that a call costs no tensor lookups; else (request,
+    None, None)."""
+    request = compiled.create_infer_request()
+    if not all(p.get_partial_shape().is_static for p in (*compiled.inputs, *compiled.outputs)):
+        return request, None, None
+    arrays = [np.zeros(p.get_shape(), p.get_element_type().to_dtype()) for p in (*compiled.inputs, *compiled.outputs)]
+    for i, a in enumerate(arrays[:-1]):
+        request.set_input_tensor(i, ov.Tensor(a, shared_memory=True))
+    request.set_output_tensor(0, ov.Tensor(arrays[-1], shared_memory=True))
+    return request, arrays[:-1], arrays[-1]

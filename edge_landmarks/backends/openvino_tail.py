@@ -11,9 +11,10 @@ docs/DEPLOYED.md). The numpy tail stays the reference (the other backends use it
 Same maths, one difference: the refinement map is read with OpenVINO's exact bilinear
 ``GridSample`` (as in training) where the numpy tail uses ``cv2.remap``'s 1/32-cell weights.
 
-The graph's output is one float32 row per face (``unpacker``): for each point set, landmarks
-(N x 2, input pixels), camera points (N x 3, mm), visibility (N); then the head rotation (3 x 3,
-row-major), translation (3, mm), focal length (input pixels) and score.
+The graph takes the crops and the affines they were cut with (image -> crop), and gives one
+float32 row per face (``unpacker``), in the pixels of the image: for each point set, landmarks
+(N x 2), camera points (N x 3, mm), visibility (N); then the first set's tight box (4), the head
+rotation (3 x 3, row-major), translation (3, mm), focal length, camera centre (2) and score.
 """
 from __future__ import annotations
 
@@ -40,6 +41,9 @@ def append_tail(ov, network, tail: Tail, point_sets: list[PointSet]):
     const = lambda a: op.constant(np.ascontiguousarray(a, np.float32))  # noqa: E731
     (old,) = network.get_results()
     width, k, s = tail.weight.shape[0], tail.num_coeffs, float(tail.input_size)
+    affine = op.parameter([network.inputs[0].get_partial_shape()[0], 2, 3], np.float32, name="affine")
+    network.add_parameters([affine])
+    to_image, focal_scale, camera_center = _image_frame(op, const, affine, (s - 1) / 2)
     refine = tail.refine
     features, refine_map = op.variadic_split(old.input_value(0), 1, [width, refine.size]).outputs() if refine \
         else (old.input_value(0), None)
@@ -96,7 +100,9 @@ def append_tail(ov, network, tail: Tail, point_sets: list[PointSet]):
                        for j, (v, o) in enumerate(zip((x, y, z), _split(op, offsets, [1, 1, 1]))))
             cam = camera(x, y, z)
         per_depth = op.divide(focal, op.maximum(cam[2], const(1.0)))
-        u, v = (op.add(op.multiply(w, per_depth), const((s - 1) / 2)) for w in cam[:2])
+        u, v = to_image(*(op.add(op.multiply(w, per_depth), const((s - 1) / 2)) for w in cam[:2]))
+        if i == 0:  # Face.box: the framing set's tight box
+            box = [op.reduce_min(u, [1], True), op.reduce_min(v, [1], True), op.reduce_max(u, [1], True), op.reduce_max(v, [1], True)]
         # visibility: sigmoid(10 cos) of the rotated normal with the view ray -cam / |cam|
         nx, ny, nz = (const(-10.0 * points.normals[:, j]) for j in range(3))
         cos = [op.multiply(op.subtract(op.subtract(op.multiply(nx, a[j]), op.multiply(ny, b[j])), op.multiply(nz, c[j])), cam[j])
@@ -106,10 +112,27 @@ def append_tail(ov, network, tail: Tail, point_sets: list[PointSet]):
         visibility = op.sigmoid(op.divide(op.add(op.add(cos[0], cos[1]), cos[2]), length))
         blocks += [interleave([u, v], n), interleave(cam, n), visibility]
     rotation = [col[i] for i in range(3) for col in head_columns]  # row-major
-    out = op.concat(blocks + rotation + t + [focal, op.sigmoid(score_logit)], 1)
+    out = op.concat(blocks + box + rotation + t + [op.multiply(focal, focal_scale), *camera_center, op.sigmoid(score_logit)], 1)
     network.remove_result(old)
     network.add_results([op.result(out)])
     return network
+
+
+def _image_frame(op, const, affine, centre: float):
+    """From the crops' affines (B, 2, 3) (image -> crop): the map of crop pixels (u, v) to image
+    pixels (the inverse affine), the image's pixels per crop pixel, and the crop's centre in image
+    pixels (x, y), each a (B, 1) tensor."""
+    a, b, c, d, e, g = _split(op, op.reshape(affine, [-1, 6], False), [1] * 6)
+    det = op.subtract(op.multiply(a, e), op.multiply(b, d))
+    ia, ib, id_, ie = op.divide(e, det), op.divide(op.negative(b), det), op.divide(op.negative(d), det), op.divide(a, det)
+    tx = op.negative(op.add(op.multiply(ia, c), op.multiply(ib, g)))
+    ty = op.negative(op.add(op.multiply(id_, c), op.multiply(ie, g)))
+
+    def to_image(u, v):
+        return (op.add(op.add(op.multiply(ia, u), op.multiply(ib, v)), tx),
+                op.add(op.add(op.multiply(id_, u), op.multiply(ie, v)), ty))
+
+    return to_image, op.divide(const(1.0), op.sqrt(op.abs(det))), to_image(const(centre), const(centre))
 
 
 def _split(op, x, sizes: list[int]) -> list:
@@ -150,10 +173,11 @@ def unpacker(point_sets: list[PointSet]):
             raise InputError(NON_FINITE)
         out = []
         for r in rows:
-            pose = r[o:o + 14].tolist()  # the pose block follows the point sets' blocks
+            pose = r[o + 4:o + 20].tolist()  # rotation (9), translation (3), focal, centre (2), score
             out.append(FaceDecoding(tuple((r[s:s + 2 * n].reshape(n, 2), r[s + 2 * n:s + 5 * n].reshape(n, 3), r[s + 5 * n:s + 6 * n])
                                           for s, n in spans),
-                                    r[o:o + 9].reshape(3, 3), r[o + 9:o + 12], pose[12], pose[13], euler_row(pose)))
+                                    r[o:o + 4], r[o + 4:o + 13].reshape(3, 3), r[o + 13:o + 16], pose[12], r[o + 17:o + 19],
+                                    pose[15], euler_row(pose)))
         return out
 
     return unpack
