@@ -18,6 +18,7 @@ import numpy as np
 from .canonical import CanonicalFace
 from .decode import Tail
 from .errors import BundleError, InputError
+from .paths import user_cache_dir
 
 FORMAT = "edge-landmarks-bundle"
 FORMAT_VERSION = 1
@@ -30,14 +31,6 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-def user_cache_dir() -> Path:
-    """``$EDGE_LANDMARKS_CACHE``, else ``$XDG_CACHE_HOME/edge-landmarks``, else ``~/.cache/edge-landmarks``."""
-    if os.environ.get("EDGE_LANDMARKS_CACHE"):
-        return Path(os.environ["EDGE_LANDMARKS_CACHE"])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "edge-landmarks"
 
 
 @dataclass(frozen=True)

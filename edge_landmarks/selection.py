@@ -21,7 +21,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .backends import available_backends, get_backend
-from .bundle import Bundle, user_cache_dir
+from .bundle import Bundle
+from .paths import user_cache_dir
 
 ACCURACY_TOLERANCE = 1.05  # a model's NME may be at most this times its backend's fp32 NME
 SPEED_TIE = 1.05  # candidates within this factor of the fastest median count as equally fast

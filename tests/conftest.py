@@ -17,6 +17,15 @@ def _shared_subdir(name: str) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _user_cache(tmp_path_factory):
+    """The user cache (backend choices, unpacked bundles, OpenVINO's compiled models) in a
+    temporary folder for the whole session, not in the home of whoever runs the tests."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("EDGE_LANDMARKS_CACHE", str(tmp_path_factory.mktemp("user_cache")))
+        yield
+
+
 @pytest.fixture(scope="session")
 def ytf68_dir() -> Path:
     return _shared_subdir("ytf68")

@@ -112,3 +112,25 @@ def test_bad_crops_and_non_finite_outputs_are_input_errors():
     rows[0, 5] = np.nan
     with pytest.raises(InputError, match="non-finite"):
         unpacker(sets)(rows)
+
+
+def test_compiled_model_cache_is_used_and_a_damaged_one_is_compiled_again(tmp_path, monkeypatch):
+    """OpenVINO's compiled models go to the user cache; a damaged cache file is compiled again and
+    decodes the same faces (not an error, not a wrong answer)."""
+    monkeypatch.setenv("EDGE_LANDMARKS_CACHE", str(tmp_path))
+    bundle = Bundle.load()
+    s = bundle.input.size
+    crops = [np.random.default_rng(1).integers(0, 256, (s, s, 3), dtype=np.uint8)]
+    sets = [bundle.tail.point_set(bundle.face, "ibug68")]
+
+    def faces():
+        backend = OpenVinoBackend(bundle.entry("openvino", "int8").path, threads=1)
+        return backend.decoder(bundle.input, bundle.tail, sets)(crops, [np.eye(2, 3)])
+
+    first = faces()
+    blobs = sorted((tmp_path / "openvino").glob("*.blob"))
+    assert blobs
+    for blob in blobs:
+        blob.chmod(0o600)
+        blob.write_bytes(b"damaged")
+    _compare(faces(), first, {k: 0.0 for k in TOLERANCE})
