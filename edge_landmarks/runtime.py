@@ -3,7 +3,8 @@
 
 Pipeline per face: a square crop around the face box (cv2.warpAffine from the full-resolution
 image) -> the exported network (ONNX Runtime, OpenVINO or TFLite; fp32 or int8) -> the float
-tail in numpy (``decode.py``) -> back to image pixels. Without boxes, the model is its own
+tail and the way back to image pixels (``decode.py`` in numpy, or compiled with the network:
+``Backend.decoder``). Without boxes, the model is its own
 localiser: it starts from the whole frame and re-frames from its own landmarks.
 """
 from __future__ import annotations

@@ -28,7 +28,7 @@ ACCURACY_TOLERANCE = 1.05  # a model's NME may be at most this times its backend
 SPEED_TIE = 1.05  # candidates within this factor of the fastest median count as equally fast
 PROBE_SEED, PROBE_INPUTS = 20261202, 8
 PROBE_TOLERANCE, PROBE_SLACK = 1.5, 0.01  # device deviation <= 1.5 x export deviation + 0.01
-TIMED = "decoder"  # what the timings measure (``time_model``); a cached choice timed otherwise is measured again
+TIMED = "decoder-image"  # what the timings measure (``time_model``); a cached choice timed otherwise is measured again
 
 
 @dataclass(frozen=True)
@@ -120,7 +120,8 @@ def probe_reference(runners: list[tuple], inputs: np.ndarray) -> np.ndarray | No
 
 def time_model(runner, bundle: Bundle, budget_s: float = 0.3, warmup: int = 5, max_runs: int = 200) -> tuple[float, float, int]:
     """(median ms, p90 ms, runs) of ``runner``'s decoder (what ``Runtime.detect`` calls: a face
-    crop in, the decoded face out) on one random crop, within about ``budget_s``."""
+    crop and its affine in, the face in image pixels out) on one random crop, within about
+    ``budget_s``."""
     s = bundle.input.size
     crops, affines = [np.random.default_rng(0).integers(0, 256, (s, s, 3), dtype=np.uint8)], [np.eye(2, 3)]
     decode = runner.decoder(bundle.input, bundle.tail, [bundle.tail.point_set(bundle.face, "ibug68")])

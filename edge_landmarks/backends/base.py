@@ -120,7 +120,7 @@ class BackendBase:
     def run_crops(self, crops: list[np.ndarray], spec) -> np.ndarray:
         return self.run(to_network_input(crops, spec.color, spec.mean, spec.std))
 
-    def decoder(self, spec, tail, point_sets: list) -> Callable[[list[np.ndarray]], list]:
+    def decoder(self, spec, tail, point_sets: list) -> Callable[[list[np.ndarray], list[np.ndarray]], list]:
         def decode(crops: list[np.ndarray], affines: list[np.ndarray]) -> list:
             first, *more = tail.decode_many(self.run_crops(crops, spec), point_sets)
             return first.faces(affines, spec.size, *more)
