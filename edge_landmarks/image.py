@@ -55,10 +55,10 @@ def face_crop(image: np.ndarray, box: np.ndarray, size: int, enlarge: float) -> 
     """The network's view of a face: (crop (size, size, 3) uint8 BGR, 2x3 affine image -> crop).
 
     ``cv2.warpAffine`` with the exact (sub-pixel) affine of ``box_to_input_affine``, bilinear,
-    edges replicated, on the crop's footprint only (three channels: in the pipeline that is
-    faster than warping BGRA, though not in a warm loop). Large downscales first shrink the
-    footprint with INTER_AREA, so a face many times the input size is not aliased (training
-    faces were resampled at about 1:1).
+    edges replicated: the training crops' warp (``geometry.warp_to_input``), three channels (in
+    the pipeline that is faster than warping BGRA, though not in a warm loop). Large downscales
+    first shrink the crop's footprint with INTER_AREA, so a face many times the input size is not
+    aliased (training faces were resampled at about 1:1).
 
     Raises:
         InputError: a bad box, or one that does not overlap the image (``geometry.check_box``)."""
@@ -68,18 +68,17 @@ def face_crop(image: np.ndarray, box: np.ndarray, size: int, enlarge: float) -> 
     det = a * e - b * d
     scale = math.sqrt(abs(det))
     f = 1 if scale >= 0.5 else max(1, int(1.0 / (scale * 1.5)))
+    if f == 1:
+        return cv2.warpAffine(image, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE), m
     # footprint: the crop's corners (one pixel out, for the bilinear neighbours) in image pixels
     ia, ib, id_, ie = e / det, -b / det, -d / det, a / det
     xs = [ia * (u - c) + ib * (v - g) for u, v in ((-1, -1), (size, -1), (-1, size), (size, size))]
     ys = [id_ * (u - c) + ie * (v - g) for u, v in ((-1, -1), (size, -1), (-1, size), (size, size))]
     x0, y0 = min(max(math.floor(min(xs)) - f, 0), w - 1), min(max(math.floor(min(ys)) - f, 0), h - 1)
     x1, y1 = max(min(math.ceil(max(xs)) + f + 1, w), x0 + 1), max(min(math.ceil(max(ys)) + f + 1, h), y0 + 1)
-    roi = image[y0:y1, x0:x1]
-    fx = fy = 1.0
-    if f > 1:
-        sw, sh = max(1, (x1 - x0) // f), max(1, (y1 - y0) // f)
-        roi = cv2.resize(roi, (sw, sh), interpolation=cv2.INTER_AREA)
-        fx, fy = (x1 - x0) / sw, (y1 - y0) / sh
+    sw, sh = max(1, (x1 - x0) // f), max(1, (y1 - y0) // f)
+    roi = cv2.resize(image[y0:y1, x0:x1], (sw, sh), interpolation=cv2.INTER_AREA)
+    fx, fy = (x1 - x0) / sw, (y1 - y0) / sh
     # m after (roi pixel -> image pixel): u = x0 + (i + 0.5) * fx - 0.5
     ox, oy = x0 + 0.5 * fx - 0.5, y0 + 0.5 * fy - 0.5
     m_roi = np.array([[a * fx, b * fy, a * ox + b * oy + c], [d * fx, e * fy, d * ox + e * oy + g]])
