@@ -27,56 +27,50 @@ from ..errors import InputError
 
 def append_tail(ov, network, tail: Tail, point_sets: list[PointSet]):
     """``network`` (an ``ov.Model``, crops -> (B, F + map) features) with the tail appended in place
-    of its output.
+    of its output and a second input, the crops' affines (B, 2, 3), image -> crop.
 
-    Written for few graph nodes, since each costs a dispatch (about 1 us at two threads) while
-    the arithmetic is tiny: everything is kept as (B, 1) scalars and (B, N) rows of one
-    coordinate, so that the maths is elementwise, which the plugin fuses into a few kernels,
-    instead of small matrix products and reductions (each its own node). One linear layer gives
-    every pose field and each point set's canonical x, y and z (the shape coefficients' layer
-    composed with the set's basis), one in-place split hands them out; the map read (``GridSample``)
-    and the read-out of its channels are the only other operations that are not elementwise."""
+    Written for few graph nodes and kernels, since each costs a dispatch (about 1 us at two
+    threads) while the arithmetic is tiny. The maths is kept elementwise, which the plugin fuses
+    into a few kernels, rather than small matrix products and reductions (each a node of its own,
+    and a reduction over an inner axis can cost tens of microseconds): points as (B, 3, N) rows of
+    x, y and z, rotated by the sum of each row times a rotation column (B, 3, 1); rotations from
+    the 6D vectors and their cyclic rolls (``_rotations``, both at once); in-place splits along
+    axis 1 to hand out rows and fields. The map read (``GridSample``), the read-out of its channels
+    and the two small linear layers are the other nodes."""
     import openvino.opset13 as op
 
     const = lambda a: op.constant(np.ascontiguousarray(a, np.float32))  # noqa: E731
+    column = lambda v: op.reshape(v, [-1, 3, 1], False)  # noqa: E731  (B, 3) -> (B, 3, 1)
     (old,) = network.get_results()
     width, k, s = tail.weight.shape[0], tail.num_coeffs, float(tail.input_size)
     affine = op.parameter([network.inputs[0].get_partial_shape()[0], 2, 3], np.float32, name="affine")
     network.add_parameters([affine])
-    to_image, focal_scale, camera_center = _image_frame(op, const, affine, (s - 1) / 2)
     refine = tail.refine
     features, refine_map = op.variadic_split(old.input_value(0), 1, [width, refine.size]).outputs() if refine \
         else (old.input_value(0), None)
-    # columns: each set's canonical x, y, z; the 6D vectors of the projection's rotation and of the
-    # head's (the projection's again without a pose head); centre xy, log depth, log focal, score
-    head = range(POSE_FIELDS, POSE_FIELDS + HEAD_POSE_FIELDS) if tail.pose_head else range(6)
-    pose = [k + c for c in (*range(6), *head, 6, 7, 8, 9, 10)]
-    w, b = tail.weight.astype(np.float64), tail.bias.astype(np.float64)
-    ws, bs = [], []
-    for points in point_sets:
-        for axis in range(3):
-            basis = points.basis[:, :, axis].astype(np.float64)  # (K, N)
-            ws.append(w[:, :k] @ basis)
-            bs.append(b[:k] @ basis + points.mean[:, axis])
-    raw = op.add(op.matmul(features, const(np.concatenate(ws + [w[:, pose]], 1)), False, False),
-                 const(np.concatenate(bs + [b[pose]])))
-    *coords, a, a_head, centre_x, centre_y, log_depth, log_focal, score_logit = _split(
-        op, raw, [len(p) for p in point_sets for _ in range(3)] + [6, 6, 1, 1, 1, 1, 1])
-    a, b, c = _rotation(op, const, a)
-    head_columns = _rotation(op, const, a_head)
+    # head columns: coeffs; the first 6D vector, rolled once, rolled twice, then the same for the
+    # second vector, each as (B, 6): the projection's rotation and the head's side by side (the
+    # projection's doubles as the head's without a pose head); centre xy, log depth, log focal, score
+    head = list(range(POSE_FIELDS, POSE_FIELDS + HEAD_POSE_FIELDS)) if tail.pose_head else list(range(6))
+    roll = lambda v, i: v[i:] + v[:i]  # noqa: E731
+    vectors = [roll(p, i) + roll(h, i) for p, h in (([0, 1, 2], head[:3]), ([3, 4, 5], head[3:])) for i in range(3)]
+    order = [*range(k), *(k + c for v in vectors for c in v), *(k + i for i in (6, 7, 8, 9, 10))]
+    raw = op.add(op.matmul(features, const(tail.weight[:, order]), False, False), const(tail.bias[order]))
+    coeffs, *ab, centre, log_depth, log_focal, score_logit = _split(op, raw, [k] + [6] * 6 + [2, 1, 1, 1])
+    first, second, third = _rotations(op, const, ab[:3], ab[3:])
+    # the projection's columns a, -b, -c (the canonical frame's diag(1, -1, -1)); the head's for the pose
+    (a, head_a), (b, head_b), (c, head_c) = (_split(op, v, [3, 3]) for v in (first, second, third))
+    a, b, c = column(a), column(op.negative(b)), column(op.negative(c))
     tz = op.multiply(op.exp(log_depth), const(tail.depth0))
     focal = op.multiply(op.exp(log_focal), const(tail.focal0 * s))
-    per_unit = op.divide(op.multiply(tz, const(s / 2)), focal)
-    t = [op.multiply(centre_x, per_unit), op.multiply(centre_y, per_unit), tz]
+    translation = op.concat([op.multiply(centre, op.divide(op.multiply(tz, const(s / 2)), focal)), tz], 1)
+    t, f = column(translation), op.reshape(focal, [-1, 1, 1], False)
+    to_image, focal_scale, camera_center = _image_frame(op, const, affine, (s - 1) / 2)
 
-    def camera(x, y, z):
-        """Camera coordinates of canonical x, y, z: R diag(1, -1, -1) (x, y, z) + t."""
-        return [op.add(op.subtract(op.subtract(op.multiply(x, a[i]), op.multiply(y, b[i])), op.multiply(z, c[i])), t[i])
-                for i in range(3)]
-
-    def interleave(rows: list, n: int):
-        """(B, N) rows of x, y (, z) -> (B, N * len(rows)) as x0 y0 (z0) x1 y1 (z1) ..."""
-        return op.reshape(op.concat([op.unsqueeze(r, 2) for r in rows], 2), [-1, len(rows) * n], False)
+    def camera(canonical):
+        """(B, 3, N) canonical -> camera points: x a - y b - z c + t, rows of x, y, z."""
+        x, y, z = _split(op, canonical, [1, 1, 1])
+        return op.add(op.add(op.add(op.multiply(x, a), op.multiply(y, b)), op.multiply(z, c)), t)
 
     maps = None
     if refine is not None:
@@ -85,34 +79,38 @@ def append_tail(ov, network, tail: Tail, point_sets: list[PointSet]):
     blocks = []
     for i, points in enumerate(point_sets):
         n = len(points)
-        x, y, z = coords[3 * i:3 * i + 3]
-        cam = camera(x, y, z)
+        canonical = op.add(op.reshape(op.matmul(coeffs, const(points.basis.transpose(0, 2, 1).reshape(k, 3 * n)), False, False),
+                                      [-1, 3, n], False), const(points.mean.T))
+        cam = camera(canonical)
         if maps is not None:
             # grid_sample's coordinates (align_corners=False, the map spans the input): 2 (p + 0.5) / s - 1
             # for input pixel p = f xy / z + (s - 1) / 2, that is 2 f / s * xy / z
-            to_grid = op.divide(op.multiply(focal, const(2.0 / s)), op.maximum(cam[2], const(1.0)))
-            grid = op.unsqueeze(op.concat([op.unsqueeze(op.multiply(v, to_grid), 2) for v in cam[:2]], 2), 1)
+            x, y, z = _split(op, cam, [1, 1, 1])
+            to_grid = op.divide(op.multiply(f, const(2.0 / s)), op.maximum(z, const(1.0)))
+            grid = op.concat([op.unsqueeze(op.multiply(v, to_grid), 3) for v in (x, y)], 3)  # (B, 1, N, 2)
             read = op.grid_sample(maps, grid, {"align_corners": False, "mode": "bilinear", "padding_mode": "border"})
             # offsets (B, 3, N): the sum over channels of read (B, E, 1, N) x weights (E, 3, N), over
             # the outer axis (45 us over an inner one)
             offsets = op.reduce_sum(op.multiply(read, const(points.readout.transpose(2, 1, 0))), [1], False)
-            x, y, z = (op.add(v, op.add(op.reshape(o, [-1, n], False), const(points.readout_bias[:, j])))
-                       for j, (v, o) in enumerate(zip((x, y, z), _split(op, offsets, [1, 1, 1]))))
-            cam = camera(x, y, z)
-        per_depth = op.divide(focal, op.maximum(cam[2], const(1.0)))
-        u, v = to_image(*(op.add(op.multiply(w, per_depth), const((s - 1) / 2)) for w in cam[:2]))
+            cam = camera(op.add(canonical, op.add(offsets, const(points.readout_bias.T))))
+        x, y, z = _split(op, cam, [1, 1, 1])
+        per_depth = op.divide(f, op.maximum(z, const(1.0)))
+        u, v = to_image(*(op.add(op.multiply(w, per_depth), const((s - 1) / 2)) for w in (x, y)))  # (B, 1, N)
         if i == 0:  # Face.box: the framing set's tight box
-            box = [op.reduce_min(u, [1], True), op.reduce_min(v, [1], True), op.reduce_max(u, [1], True), op.reduce_max(v, [1], True)]
+            box = [op.reshape(reduce(w, [2], False), [-1, 1], False)
+                   for reduce, w in ((op.reduce_min, u), (op.reduce_min, v), (op.reduce_max, u), (op.reduce_max, v))]
         # visibility: sigmoid(10 cos) of the rotated normal with the view ray -cam / |cam|
-        nx, ny, nz = (const(-10.0 * points.normals[:, j]) for j in range(3))
-        cos = [op.multiply(op.subtract(op.subtract(op.multiply(nx, a[j]), op.multiply(ny, b[j])), op.multiply(nz, c[j])), cam[j])
-               for j in range(3)]
-        length = op.sqrt(op.maximum(op.add(op.add(op.multiply(cam[0], cam[0]), op.multiply(cam[1], cam[1])),
-                                           op.multiply(cam[2], cam[2])), const(1e-30)))
-        visibility = op.sigmoid(op.divide(op.add(op.add(cos[0], cos[1]), cos[2]), length))
-        blocks += [interleave([u, v], n), interleave(cam, n), visibility]
-    rotation = [col[i] for i in range(3) for col in head_columns]  # row-major
-    out = op.concat(blocks + box + rotation + t + [op.multiply(focal, focal_scale), *camera_center, op.sigmoid(score_logit)], 1)
+        normals = [const(-10.0 * points.normals[:, j]) for j in range(3)]
+        cos = op.reduce_sum(op.multiply(op.add(op.add(op.multiply(normals[0], a), op.multiply(normals[1], b)),
+                                               op.multiply(normals[2], c)), cam), [1], False)  # (B, N)
+        length = op.sqrt(op.maximum(op.add(op.add(op.multiply(x, x), op.multiply(y, y)), op.multiply(z, z)), const(1e-30)))
+        visibility = op.sigmoid(op.divide(cos, op.reshape(length, [-1, n], False)))
+        landmarks = op.concat([op.unsqueeze(u, 3), op.unsqueeze(v, 3)], 3)  # (B, 1, N, 2)
+        blocks += [op.reshape(landmarks, [-1, 2 * n], False),
+                   op.reshape(op.transpose(cam, op.constant(np.array([0, 2, 1], np.int64))), [-1, 3 * n], False), visibility]
+    rotation = op.reshape(op.concat([op.unsqueeze(v, 2) for v in (head_a, head_b, head_c)], 2), [-1, 9], False)
+    out = op.concat(blocks + box + [rotation, translation, op.multiply(focal, focal_scale), *camera_center,
+                                    op.sigmoid(score_logit)], 1)
     network.remove_result(old)
     network.add_results([op.result(out)])
     return network
@@ -120,19 +118,22 @@ def append_tail(ov, network, tail: Tail, point_sets: list[PointSet]):
 
 def _image_frame(op, const, affine, centre: float):
     """From the crops' affines (B, 2, 3) (image -> crop): the map of crop pixels (u, v) to image
-    pixels (the inverse affine), the image's pixels per crop pixel, and the crop's centre in image
-    pixels (x, y), each a (B, 1) tensor."""
+    pixels (the inverse affine), the image's pixels per crop pixel (B, 1), and the crop's centre in
+    image pixels (x, y), each (B, 1)."""
     a, b, c, d, e, g = _split(op, op.reshape(affine, [-1, 6], False), [1] * 6)
     det = op.subtract(op.multiply(a, e), op.multiply(b, d))
     ia, ib, id_, ie = op.divide(e, det), op.divide(op.negative(b), det), op.divide(op.negative(d), det), op.divide(a, det)
     tx = op.negative(op.add(op.multiply(ia, c), op.multiply(ib, g)))
     ty = op.negative(op.add(op.multiply(id_, c), op.multiply(ie, g)))
+    scalar = lambda x: op.reshape(x, [-1, 1, 1], False)  # noqa: E731  broadcast over (B, 1, N) rows
 
     def to_image(u, v):
-        return (op.add(op.add(op.multiply(ia, u), op.multiply(ib, v)), tx),
-                op.add(op.add(op.multiply(id_, u), op.multiply(ie, v)), ty))
+        return (op.add(op.add(op.multiply(scalar(ia), u), op.multiply(scalar(ib), v)), scalar(tx)),
+                op.add(op.add(op.multiply(scalar(id_), u), op.multiply(scalar(ie), v)), scalar(ty)))
 
-    return to_image, op.divide(const(1.0), op.sqrt(op.abs(det))), to_image(const(centre), const(centre))
+    centre_x = op.add(op.multiply(op.add(ia, ib), const(centre)), tx)
+    centre_y = op.add(op.multiply(op.add(id_, ie), const(centre)), ty)
+    return to_image, op.divide(const(1.0), op.sqrt(op.abs(det))), (centre_x, centre_y)
 
 
 def _split(op, x, sizes: list[int]) -> list:
@@ -140,22 +141,23 @@ def _split(op, x, sizes: list[int]) -> list:
     return list(op.variadic_split(x, 1, sizes).outputs())
 
 
-def _rotation(op, const, ab) -> tuple[list, list, list]:
-    """Columns (a, b, c), each three (B, 1) tensors x y z, of the rotation that Gram-Schmidt makes
-    of the 6D vector (Zhou et al.) ``ab`` (B, 6), as ``decode._rotation_6d_row``: a = a / |a|,
-    c = a x b / |a x b|, and b's part orthogonal to a, normalised, is c x a."""
-    ax, ay, az, bx, by, bz = _split(op, ab, [1] * 6)
+def _rotations(op, const, a: list, b: list):
+    """Columns (first, second, third) of the rotations whose first two columns Gram-Schmidt makes of
+    the 6D vectors (Zhou et al.) ``a`` and ``b``, as ``decode._rotation_6d_row``. ``a`` and ``b``
+    are each three (B, 6) tensors, the vectors (two rotations' x y z side by side) and their cyclic
+    rolls (y z x, z x y), so that norms and cross products are elementwise: |v|^2 = v v + v' v' +
+    v'' v'', (a x b) = a' b'' - a'' b'. first = a / |a|, third = a x b / |a x b|, and the second,
+    b's part orthogonal to a normalised, is third x first."""
     norm = lambda v: op.sqrt(op.maximum(  # noqa: E731  max(|v|, 1e-12), as decode._rotation_6d_row
         op.add(op.add(op.multiply(v[0], v[0]), op.multiply(v[1], v[1])), op.multiply(v[2], v[2])), const(1e-24)))
-    cross = lambda u, v: [op.subtract(op.multiply(u[(i + 1) % 3], v[(i + 2) % 3]),  # noqa: E731
-                                      op.multiply(u[(i + 2) % 3], v[(i + 1) % 3])) for i in range(3)]
-    a, b = [ax, ay, az], [bx, by, bz]
+    cross = lambda u, v, i: op.subtract(op.multiply(u[(i + 1) % 3], v[(i + 2) % 3]),  # noqa: E731
+                                        op.multiply(u[(i + 2) % 3], v[(i + 1) % 3]))
     length = norm(a)
-    a = [op.divide(v, length) for v in a]
-    c = cross(a, b)
+    first = [op.divide(v, length) for v in a]
+    c = [cross(a, b, i) for i in range(3)]
     length = norm(c)
-    c = [op.divide(v, length) for v in c]
-    return a, cross(c, a), c
+    third = [op.divide(v, length) for v in c]
+    return first[0], cross(third, first, 0), third[0]
 
 
 def unpacker(point_sets: list[PointSet]):
