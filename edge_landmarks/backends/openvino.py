@@ -183,7 +183,7 @@ def _infer(ov, compiled, requests: queue.SimpleQueue, inputs: tuple, copy: bool 
                 request.set_input_tensor(i, ov.Tensor(x, shared_memory=True))
             buffers = None  # the request now reads the caller's arrays
         request.infer()
-        return output.copy() if output is not None else request.get_output_tensor(0).data.astype(np.float32, copy=True)
+        return (output if output is not None else request.get_output_tensor(0).data).astype(np.float32, copy=True)
     finally:
         requests.put((request, buffers, output))
 
