@@ -20,7 +20,7 @@ from .backends import get_backend
 from .bundle import Bundle
 from .decode import FaceDecoding, PointSet
 from .errors import InputError
-from .geometry import apply_affine, check_box, compose_affine, invert_affine, tight_box
+from .geometry import apply_affine, compose_affine, invert_affine, tight_box
 from .image import face_crop, load_image
 from .motion import MotionSettings, crop_gray, crop_motion
 from .results import Face, Pose
@@ -176,7 +176,7 @@ class Runtime:
         if len(keep) == 0:
             return []
         groups = group_boxes(np.asarray(boxes)[keep], settings)
-        faces = [self._face(r) for r in self._refine(img, [check_box(b, img.shape) for b in groups], 3)]
+        faces = [self._face(r) for r in self._refine(img, list(groups), 3)]
         faces = [f for f in faces if f.score >= max(self.score_threshold, settings.face_score)]
         final = merge(np.asarray([f.box for f in faces]), np.asarray([f.score for f in faces]),
                       replace(settings, score=0.0)) if faces else []
@@ -186,7 +186,7 @@ class Runtime:
         if self.detector == "scan":
             return self._scan(img)
         if self.detector is not None:
-            boxes = [check_box(b, img.shape) for b in self.detector(img)]
+            boxes = list(self.detector(img))  # each checked against the image when it is cropped
             if not boxes:
                 return []
             faces = [self._face(r) for r in self._refine(img, boxes, 2)]
